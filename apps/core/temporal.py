@@ -1,0 +1,94 @@
+"""One Temporal client per process, usable from sync Django code.
+
+Django views and services are synchronous; the Temporal SDK is asyncio. A single
+background event loop thread owns the client (gRPC connections are expensive), and
+`call()` runs a coroutine on it and waits for the result.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Awaitable, Callable
+from concurrent.futures import Future
+from datetime import timedelta
+from typing import Any, TypeVar
+
+from django.conf import settings
+from temporalio.client import Client, TLSConfig
+
+T = TypeVar("T")
+
+_lock = threading.Lock()
+_loop: asyncio.AbstractEventLoop | None = None
+_client: Client | None = None
+
+
+def queue_name(queue: str) -> str:
+    """Task queues can be namespaced per deployment (TEMPORAL_QUEUE_PREFIX)."""
+    return f"{settings.TEMPORAL_QUEUE_PREFIX}{queue}"
+
+
+async def connect(address: str | None = None, namespace: str | None = None) -> Client:
+    """A new client from settings (workers call this; web code uses `call`)."""
+    tls: bool | TLSConfig = False
+    if settings.TEMPORAL_TLS:
+        tls = TLSConfig()
+        if settings.TEMPORAL_TLS_CERT and settings.TEMPORAL_TLS_KEY:
+            with (
+                open(settings.TEMPORAL_TLS_CERT, "rb") as c,
+                open(settings.TEMPORAL_TLS_KEY, "rb") as k,
+            ):
+                tls = TLSConfig(client_cert=c.read(), client_private_key=k.read())
+    return await Client.connect(
+        address or settings.TEMPORAL_ADDRESS,
+        namespace=namespace or settings.TEMPORAL_NAMESPACE,
+        tls=tls,
+        api_key=settings.TEMPORAL_API_KEY,
+    )
+
+
+def _ensure_loop() -> asyncio.AbstractEventLoop:
+    global _loop
+    with _lock:
+        if _loop is None or _loop.is_closed():
+            loop = asyncio.new_event_loop()
+            thread = threading.Thread(target=loop.run_forever, name="temporal-client", daemon=True)
+            thread.start()
+            _loop = loop
+        return _loop
+
+
+def call(fn: Callable[[Client], Awaitable[T]], timeout: float = 30.0) -> T:
+    """Run `fn(client)` on the shared loop; reconnects once if the client was never made."""
+
+    async def runner() -> T:
+        global _client
+        if _client is None:
+            _client = await asyncio.wait_for(connect(), timeout=timeout)
+        return await fn(_client)
+
+    future: Future = asyncio.run_coroutine_threadsafe(runner(), _ensure_loop())
+    return future.result(timeout=timeout)
+
+
+def reset() -> None:
+    """Forget the client (tests pointing at another server, or after settings change)."""
+    global _client
+    _client = None
+
+
+def describe_cluster(timeout: float = 2.0) -> dict[str, Any]:
+    """Ask the server for its system info with a fresh connection (readiness probe)."""
+
+    async def probe() -> dict[str, Any]:
+        client = await asyncio.wait_for(connect(), timeout=timeout)
+        from temporalio.api.workflowservice.v1 import GetSystemInfoRequest
+
+        info = await client.workflow_service.get_system_info(
+            GetSystemInfoRequest(), timeout=timedelta(seconds=timeout)
+        )
+        return {"server_version": info.server_version}
+
+    future: Future = asyncio.run_coroutine_threadsafe(probe(), _ensure_loop())
+    return future.result(timeout=timeout + 1)

@@ -1,0 +1,27 @@
+"""python manage.py run_bridge : the Kafka event bridge (consume topics, publish the outbox)."""
+
+import signal
+import threading
+
+from django.core.management.base import BaseCommand
+
+from apps.workflows.bridge import run_bridge
+
+
+class Command(BaseCommand):
+    help = "Deliver CloudEvents from Kafka topics to workflows and publish the event outbox."
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--topic",
+            action="append",
+            dest="topics",
+            metavar="TOPIC",
+            help="a topic to consume (repeat for several); default: <prefix>events",
+        )
+
+    def handle(self, *args, topics=None, **options):
+        stop = threading.Event()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, lambda *_: stop.set())
+        run_bridge(stop, topics=topics)

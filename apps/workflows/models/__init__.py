@@ -1,0 +1,17 @@
+from .definitions import DefinitionEvent, DefinitionStatus, WorkflowDefinition
+from .events import EventWait, InboundEvent, OutboxEvent
+from .instances import InstanceEvent, InstanceStatus, WorkflowInstance
+from .secrets import Secret
+
+__all__ = [
+    "DefinitionEvent",
+    "DefinitionStatus",
+    "EventWait",
+    "InboundEvent",
+    "InstanceEvent",
+    "InstanceStatus",
+    "OutboxEvent",
+    "Secret",
+    "WorkflowDefinition",
+    "WorkflowInstance",
+]

@@ -1,0 +1,93 @@
+"""Read queries and presentation helpers of the workflows app."""
+
+from __future__ import annotations
+
+from django.db.models import Count, Q, QuerySet
+
+from apps.workflows.models import InstanceEvent, WorkflowDefinition, WorkflowInstance
+
+
+def definition_keys(*, search: str = "", status: str = "") -> list[dict]:
+    """One entry per definition key with its versions (newest first)."""
+    rows = WorkflowDefinition.objects.only(
+        "key", "version", "name", "status", "is_latest", "created_at", "published_at"
+    ).order_by("key", "-created_at")
+    if search:
+        rows = rows.filter(Q(key__icontains=search) | Q(name__icontains=search))
+    if status:
+        rows = rows.filter(status=status)
+    out: dict[str, dict] = {}
+    for row in rows:
+        entry = out.setdefault(
+            row.key, {"key": row.key, "name": row.name, "latest_version": None, "versions": []}
+        )
+        entry["versions"].append(
+            {"version": row.version, "status": row.status, "is_latest": row.is_latest}
+        )
+        if row.is_latest:
+            entry["latest_version"] = row.version
+            entry["name"] = row.name or entry["name"]
+    return list(out.values())
+
+
+def instances_for(user) -> QuerySet[WorkflowInstance]:
+    """Instances a user may see: all for viewers/operators, else the ones they started."""
+    qs = WorkflowInstance.objects.with_definition()
+    if user.is_staff or user.has_perm("workflows.view_workflowinstance"):
+        return qs
+    return qs.filter(started_by=user)
+
+
+def instance_counts_by_status(key: str) -> dict[str, int]:
+    rows = (
+        WorkflowInstance.objects.filter(definition_key=key).values("status").annotate(n=Count("id"))
+    )
+    return {r["status"]: r["n"] for r in rows}
+
+
+_TEXT = {
+    "started": "Instance started",
+    "state_entered": "Entered state {state}",
+    "state_completed": "Left state {state}",
+    "state_left": "Left state {state}",
+    "action_started": "Called {function}",
+    "action_completed": "{function} returned",
+    "action_failed": "{function} failed: {error}",
+    "retry": "Retrying {function} (attempt {attempt})",
+    "event_received": "Received event {type}",
+    "event_produced": "Produced event {type}",
+    "timer_fired": "Timer fired in {state}",
+    "task_created": "Task created: {title}",
+    "error": "Error in {state}: {message}",
+    "completed": "Instance completed",
+    "failed": "Instance failed",
+    "cancelled": "Instance cancelled",
+    "terminated": "Instance terminated",
+    "retried": "Retried from state {state}",
+    "restarted": "Restarted as a new instance",
+    "compensation": "Compensating {state}",
+    "timed_out": "Timed out",
+}
+
+
+class _Default(dict):
+    def __missing__(self, key: str) -> str:
+        return "?"
+
+
+def describe_timeline_entry(entry: InstanceEvent) -> str:
+    """A sentence a person reads for one timeline entry."""
+    template = _TEXT.get(entry.event_type)
+    values = _Default({**(entry.details or {}), "state": entry.state or "?"})
+    if template is None:
+        text = entry.event_type.replace("_", " ").capitalize()
+        return f"{text} ({entry.state})" if entry.state else text
+    if entry.actor_id and entry.event_type in {
+        "cancelled",
+        "terminated",
+        "retried",
+        "restarted",
+        "started",
+    }:
+        template += " by " + entry.actor.get_username()
+    return template.format_map(values)

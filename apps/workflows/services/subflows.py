@@ -1,0 +1,49 @@
+"""Children of a workflow: the subflow's definition and its mirror row."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.db import transaction
+
+from apps.workflows.engine.contracts import SubflowRequest, SubflowResolved
+from apps.workflows.models import WorkflowInstance
+from apps.workflows.services.instances import (
+    record_instance_event,
+    resolve_definition,
+    resolve_envs,
+    workflow_id_for,
+)
+from apps.workflows.services.secrets import resolve_secrets
+
+SUBFLOW_NAMESPACE = uuid.UUID("0c5f3a52-3f44-4f43-8a8e-7d2f3d5b9e61")
+
+
+@transaction.atomic
+def resolve_subflow(request: SubflowRequest, *, attempt_key: str) -> SubflowResolved:
+    """Create (once per activity attempt key) the child's row; the engine starts its workflow."""
+    definition = resolve_definition(request.workflow_id, request.version or None)
+    parent = WorkflowInstance.objects.filter(pk=request.parent_instance_id).first()
+    # The same activity retried must not create a second child: derive the id from its key.
+    child_id = uuid.uuid5(SUBFLOW_NAMESPACE, f"{request.parent_instance_id}:{attempt_key}")
+    child, created = WorkflowInstance.objects.get_or_create(
+        id=child_id,
+        defaults={
+            "definition": definition,
+            "definition_key": definition.key,
+            "version": definition.version,
+            "parent": parent,
+            "workflow_id": workflow_id_for(child_id),
+            "input": None,
+        },
+    )
+    if created:
+        record_instance_event(child, "started", details_parent=request.parent_instance_id)
+    return SubflowResolved(
+        instance_id=str(child.id),
+        definition=definition.document,
+        definition_key=definition.key,
+        version=definition.version,
+        envs=resolve_envs(definition.document),
+        secrets=resolve_secrets(definition.document),
+    )

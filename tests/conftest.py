@@ -1,0 +1,73 @@
+"""Fixtures shared by every app's tests: users, groups and API clients."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth.models import Group, Permission, User
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+
+def _grant(user: User, *perms: str) -> None:
+    for perm in perms:
+        app_label, codename = perm.split(".")
+        user.user_permissions.add(
+            Permission.objects.get(content_type__app_label=app_label, codename=codename)
+        )
+
+
+@pytest.fixture
+def make_user(db):
+    def make(
+        username: str = "user",
+        *,
+        groups=(),
+        perms=(),
+        staff=False,
+        superuser=False,
+        password: str = "pw-for-tests-1",
+    ) -> User:
+        user = User.objects.create_user(
+            username=username,
+            password=password,
+            email=f"{username}@example.com",
+            is_staff=staff or superuser,
+            is_superuser=superuser,
+        )
+        for name in groups:
+            user.groups.add(Group.objects.get_or_create(name=name)[0])
+        _grant(user, *perms)
+        return User.objects.get(pk=user.pk)  # fresh: no stale permission cache
+
+    return make
+
+
+@pytest.fixture
+def operator(make_user) -> User:
+    return make_user(
+        "operator",
+        staff=True,
+        groups=["operators"],
+        perms=[
+            "workflows.add_workflowdefinition",
+            "workflows.change_workflowdefinition",
+            "workflows.add_workflowinstance",
+            "workflows.change_workflowinstance",
+            "workflows.view_workflowinstance",
+            "workflows.add_inboundevent",
+        ],
+    )
+
+
+@pytest.fixture
+def api(operator) -> APIClient:
+    """An API client authenticated with the operator's token."""
+    client = APIClient()
+    token, _ = Token.objects.get_or_create(user=operator)
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    return client
+
+
+@pytest.fixture
+def anon_api() -> APIClient:
+    return APIClient()

@@ -1,0 +1,5 @@
+"""xflow Django project: settings, the URL gateway, Celery app."""
+
+from .celery import app as celery_app
+
+__all__ = ("celery_app",)
