@@ -1,0 +1,419 @@
+"""Read a workflow definition from JSON or YAML text into a plain dict, safely.
+
+Definitions come from operators and integrators, so the loader treats the text as hostile:
+size, nesting depth, YAML aliases and tags are bounded before anything is built, and every
+problem becomes a `DefinitionSyntaxError` with a line, a column and a sentence a person reads.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from typing import Any
+
+import yaml
+
+MAX_DEFINITION_BYTES = 1024 * 1024
+MAX_DEPTH = 64
+# Upper bound on nodes visited while expanding YAML aliases: a real definition has a few
+# thousand nodes; a "billion laughs" document needs millions, so it stops here quickly.
+MAX_YAML_NODES = 200_000
+
+_LOADER_BASE = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_STR_TAG = "tag:yaml.org,2002:str"
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+_ALLOWED_TAGS = {
+    _STR_TAG,
+    _MERGE_TAG,
+    "tag:yaml.org,2002:int",
+    "tag:yaml.org,2002:float",
+    "tag:yaml.org,2002:bool",
+    "tag:yaml.org,2002:null",
+    "tag:yaml.org,2002:seq",
+    "tag:yaml.org,2002:map",
+}
+
+
+class DefinitionSyntaxError(ValueError):
+    """The text is not a readable definition; `line`/`column` are 1-based when known."""
+
+    def __init__(
+        self, message: str, *, line: int | None = None, column: int | None = None, code: str
+    ) -> None:
+        self.message = message
+        self.line = line
+        self.column = column
+        self.code = code
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        if self.line is None:
+            return self.message
+        where = f"line {self.line}" + (f", column {self.column}" if self.column else "")
+        return f"{where}: {self.message}"
+
+
+class _DefinitionLoader(_LOADER_BASE):  # type: ignore[misc, valid-type]
+    """Safe loader with YAML 1.2-like scalars: `on`/`yes`/`no` and dates stay strings."""
+
+
+# YAML 1.1 reads `on:` (our usertask listeners key), `yes` and `no` as booleans and bare
+# dates as datetime objects; definitions are JSON documents, so only JSON's true/false
+# count as booleans and timestamps stay strings.
+_DefinitionLoader.yaml_implicit_resolvers = {
+    first: [
+        (tag, regexp)
+        for tag, regexp in resolvers
+        if tag not in ("tag:yaml.org,2002:bool", "tag:yaml.org,2002:timestamp")
+    ]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_DefinitionLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
+
+
+def load_definition(text: str | bytes, *, filename: str | None = None) -> dict:
+    """Parse JSON or YAML text into a definition dict or raise DefinitionSyntaxError."""
+    text = _decode(text)
+    if not text.strip():
+        raise DefinitionSyntaxError("the definition is empty", code="empty")
+    doc = _load_json_or_yaml(text) if text.lstrip()[:1] in ("{", "[") else _load_yaml(text)
+    if not isinstance(doc, dict):
+        kind = "a list" if isinstance(doc, list) else f"a single {_json_type(doc)} value"
+        raise DefinitionSyntaxError(
+            f"the top level must be a mapping of workflow properties (id, states, ...), not {kind}",
+            line=1,
+            column=1,
+            code="not_mapping",
+        )
+    return doc
+
+
+def _load_json_or_yaml(text: str) -> Any:
+    # JSON first for its exact positions; a flow-style YAML document (`{id: x, ...}`) also
+    # starts with a brace, so a JSON syntax error falls back to YAML before being reported.
+    try:
+        return _load_json(text)
+    except DefinitionSyntaxError as json_error:
+        if json_error.code != "syntax":
+            raise
+        try:
+            return _load_yaml(text)
+        except DefinitionSyntaxError:
+            raise json_error from None
+
+
+def _decode(text: str | bytes) -> str:
+    if isinstance(text, str):
+        size = (
+            len(text) if len(text) > MAX_DEFINITION_BYTES else len(text.encode("utf-8", "replace"))
+        )
+    elif isinstance(text, bytes | bytearray | memoryview):
+        text = bytes(text)
+        size = len(text)
+    else:
+        raise DefinitionSyntaxError("the definition must be text", code="encoding")
+    if size > MAX_DEFINITION_BYTES:
+        raise DefinitionSyntaxError(
+            f"the definition is {size:,} bytes;"
+            f" the limit is 1 MiB ({MAX_DEFINITION_BYTES:,} bytes)",
+            code="too_large",
+        )
+    if isinstance(text, bytes):
+        if b"\x00" in text[:8192]:
+            raise DefinitionSyntaxError(
+                "the file looks binary; a definition is JSON or YAML text", code="encoding"
+            )
+        try:
+            text = text.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            line, column = _position(text[: exc.start].decode("utf-8", "replace"), exc.start)
+            raise DefinitionSyntaxError(
+                "the file is not UTF-8 text (save it as UTF-8)",
+                line=line,
+                column=column,
+                code="encoding",
+            ) from None
+    if "\x00" in text:
+        raise DefinitionSyntaxError(
+            "the text contains NUL characters; a definition is JSON or YAML text", code="encoding"
+        )
+    return text.removeprefix("\ufeff")
+
+
+def _position(prefix: str, _offset: int) -> tuple[int, int]:
+    line = prefix.count("\n") + 1
+    return line, len(prefix) - (prefix.rfind("\n") + 1) + 1
+
+
+# --- JSON -------------------------------------------------------------------------------------
+
+
+class _DuplicateKey(Exception):
+    def __init__(self, key: str) -> None:
+        self.key = key
+
+
+def _pairs_to_dict(pairs: list[tuple[str, Any]]) -> dict:
+    result: dict = {}
+    for key, value in pairs:
+        if key in result:
+            raise _DuplicateKey(key)
+        result[key] = value
+    return result
+
+
+def _reject_constant(name: str) -> Any:
+    raise DefinitionSyntaxError(
+        f"{name} is not a JSON number; write a finite number or a string", code="nan"
+    )
+
+
+_JSON_MESSAGES = (
+    ("Expecting ',' delimiter", "expected a ',' between items (or a closing bracket)"),
+    ("Expecting ':' delimiter", "expected a ':' after the property name"),
+    (
+        "Expecting property name enclosed in double quotes",
+        "expected a property name in double quotes (a trailing comma before '}' is not allowed)",
+    ),
+    ("Expecting value", "expected a value (a string, number, object, list, true, false or null)"),
+    ("Unterminated string", "a string is not closed (missing '\"')"),
+    ("Invalid control character", "a string contains a raw control character (escape it)"),
+    ("Invalid \\escape", "a string contains an invalid backslash escape"),
+    ("Invalid \\uXXXX escape", "a string contains an invalid \\u escape"),
+    ("Extra data", "unexpected text after the end of the JSON document"),
+)
+
+
+def _load_json(text: str) -> Any:
+    try:
+        doc = json.loads(text, object_pairs_hook=_pairs_to_dict, parse_constant=_reject_constant)
+    except json.JSONDecodeError as exc:
+        message = next(
+            (plain for prefix, plain in _JSON_MESSAGES if exc.msg.startswith(prefix)), exc.msg
+        )
+        if exc.msg.startswith("Invalid control character") and text[exc.pos : exc.pos + 1] == "\n":
+            message = "a string is not closed before the end of the line"
+        raise DefinitionSyntaxError(
+            f"invalid JSON: {message}", line=exc.lineno, column=exc.colno, code="syntax"
+        ) from None
+    except _DuplicateKey as dup:
+        line, column = _locate_duplicate_json(text, dup.key)
+        raise DefinitionSyntaxError(
+            f"the key '{dup.key}' appears twice in the same object",
+            line=line,
+            column=column,
+            code="duplicate_key",
+        ) from None
+    except RecursionError:
+        raise DefinitionSyntaxError(
+            f"the document is nested too deeply (the limit is {MAX_DEPTH} levels)",
+            code="too_deep",
+        ) from None
+    except DefinitionSyntaxError as exc:
+        if exc.code == "nan":
+            exc.line, exc.column = _locate_constant(text)
+        raise exc from None
+    except ValueError:  # an integer literal with thousands of digits
+        raise DefinitionSyntaxError(
+            "invalid JSON: a number has too many digits", code="syntax"
+        ) from None
+    _check_depth(doc)
+    return doc
+
+
+def _locate_constant(text: str) -> tuple[int | None, int | None]:
+    # NaN/Infinity outside strings: the first bare occurrence after a ':' , '[' or ','.
+    match = re.search(r"[:\[,]\s*(-?Infinity|NaN)\b", text)
+    if not match:
+        return None, None
+    return _position(text[: match.start(1)], match.start(1))
+
+
+def _locate_duplicate_json(text: str, key: str) -> tuple[int | None, int | None]:
+    # Positions are not known to the C decoder: YAML's composer (JSON is a YAML subset for
+    # these documents) walks the same structure with marks. Only runs on this error path.
+    try:
+        node = _DefinitionLoader(text).get_single_node()
+    except yaml.YAMLError:
+        return None, None
+    stack, seen = [node], 0
+    while stack and seen < MAX_YAML_NODES:
+        current = stack.pop()
+        seen += 1
+        if isinstance(current, yaml.MappingNode):
+            keys: set = set()
+            for key_node, value_node in current.value:
+                if key_node.value == key and key in keys:
+                    return key_node.start_mark.line + 1, key_node.start_mark.column + 1
+                keys.add(key_node.value)
+                stack.append(value_node)
+        elif isinstance(current, yaml.SequenceNode):
+            stack.extend(current.value)
+    return None, None
+
+
+def _check_depth(doc: Any) -> None:
+    stack = [(doc, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise DefinitionSyntaxError(
+                f"the document is nested more than {MAX_DEPTH} levels deep", code="too_deep"
+            )
+        if isinstance(value, dict):
+            stack.extend((v, depth + 1) for v in value.values())
+        elif isinstance(value, list):
+            stack.extend((v, depth + 1) for v in value)
+
+
+# --- YAML -------------------------------------------------------------------------------------
+
+
+def _mark(node_or_error: Any) -> tuple[int | None, int | None]:
+    mark = getattr(node_or_error, "start_mark", None) or getattr(
+        node_or_error, "problem_mark", None
+    )
+    if mark is None:
+        return None, None
+    return mark.line + 1, mark.column + 1
+
+
+def _load_yaml(text: str) -> Any:
+    loader = _DefinitionLoader(text)
+    try:
+        try:
+            node = loader.get_single_node()
+        except yaml.MarkedYAMLError as exc:
+            line, column = _mark(exc)
+            problem = exc.problem or "invalid YAML"
+            if exc.context and "nesting depth" not in problem:
+                problem = f"{problem} ({exc.context})"
+            code = "too_deep" if "nesting depth" in problem else "syntax"
+            if "expected a single document" in str(exc.context):
+                problem = "the file holds more than one YAML document ('---'); keep one per file"
+            raise DefinitionSyntaxError(
+                f"invalid YAML: {problem}", line=line, column=column, code=code
+            ) from None
+        except yaml.YAMLError as exc:
+            raise DefinitionSyntaxError(f"invalid YAML: {exc}", code="syntax") from None
+        if node is None:
+            raise DefinitionSyntaxError("the definition is empty", code="empty")
+        _check_yaml_nodes(node)
+        try:
+            return loader.construct_document(node)
+        except yaml.YAMLError as exc:
+            line, column = _mark(exc)
+            raise DefinitionSyntaxError(
+                f"invalid YAML: {getattr(exc, 'problem', None) or exc}",
+                line=line,
+                column=column,
+                code="syntax",
+            ) from None
+        except (ValueError, TypeError, OverflowError):
+            raise DefinitionSyntaxError(
+                "invalid YAML: a value cannot be read (a number with too many digits?)",
+                code="syntax",
+            ) from None
+    finally:
+        loader.dispose()
+
+
+def _check_yaml_nodes(root: yaml.Node) -> None:
+    """Walk the node graph as it would expand, bounding aliases, depth, keys and tags."""
+    visited = 0
+    # (node, depth, ancestors): ancestors catch recursive aliases, which never finish expanding.
+    stack: list[tuple[yaml.Node, int, frozenset[int]]] = [(root, 1, frozenset())]
+    while stack:
+        node, depth, ancestors = stack.pop()
+        visited += 1
+        if visited > MAX_YAML_NODES:
+            raise DefinitionSyntaxError(
+                "the document expands to too many values (YAML aliases repeat too much)",
+                line=_mark(node)[0],
+                column=_mark(node)[1],
+                code="yaml_alias",
+            )
+        if id(node) in ancestors:
+            raise DefinitionSyntaxError(
+                "a YAML alias refers to a value that contains it (a recursive alias)",
+                line=_mark(node)[0],
+                column=_mark(node)[1],
+                code="yaml_alias",
+            )
+        if node.tag not in _ALLOWED_TAGS:
+            raise DefinitionSyntaxError(
+                f"the YAML tag '{node.tag.replace('tag:yaml.org,2002:', '!!')}' is not allowed;"
+                " use plain JSON values",
+                line=_mark(node)[0],
+                column=_mark(node)[1],
+                code="yaml_tag",
+            )
+        if isinstance(node, yaml.ScalarNode):
+            if node.tag == "tag:yaml.org,2002:float" and _is_non_finite(node.value):
+                raise DefinitionSyntaxError(
+                    f"'{node.value}' is not a finite number; write a number or quote it",
+                    line=_mark(node)[0],
+                    column=_mark(node)[1],
+                    code="nan",
+                )
+            continue
+        if depth > MAX_DEPTH:
+            raise DefinitionSyntaxError(
+                f"the document is nested more than {MAX_DEPTH} levels deep",
+                line=_mark(node)[0],
+                column=_mark(node)[1],
+                code="too_deep",
+            )
+        inner = ancestors | {id(node)}
+        if isinstance(node, yaml.SequenceNode):
+            stack.extend((child, depth + 1, inner) for child in node.value)
+            continue
+        keys: dict[str, yaml.Node] = {}
+        for key_node, value_node in node.value:
+            if key_node.tag == _MERGE_TAG:
+                stack.append((value_node, depth, inner))
+                continue
+            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag != _STR_TAG:
+                raise DefinitionSyntaxError(
+                    f"keys must be strings; quote the key {_describe_key(key_node)}",
+                    line=_mark(key_node)[0],
+                    column=_mark(key_node)[1],
+                    code="non_string_key",
+                )
+            if key_node.value in keys:
+                first = _mark(keys[key_node.value])[0]
+                raise DefinitionSyntaxError(
+                    f"the key '{key_node.value}' appears twice in the same mapping"
+                    f" (first at line {first})",
+                    line=_mark(key_node)[0],
+                    column=_mark(key_node)[1],
+                    code="duplicate_key",
+                )
+            keys[key_node.value] = key_node
+            stack.append((value_node, depth + 1, inner))
+
+
+def _describe_key(node: yaml.Node) -> str:
+    if isinstance(node, yaml.ScalarNode):
+        return f"'{node.value}'"
+    return "(a list or mapping used as a key)"
+
+
+def _is_non_finite(value: str) -> bool:
+    try:
+        return not math.isfinite(float(value.replace("_", "")))
+    except ValueError:
+        return value.strip().lower().lstrip("+-") in (".inf", ".nan")
+
+
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    return "string"

@@ -1,0 +1,39 @@
+"""Temporal activities of the engine queue that perform function calls.
+
+Module map: `functions` (the `xflow.call_function` activity and dispatch), `rest` (OpenAPI
+and inline REST calls), `openapi` (documents: load, cache, operations), `graphql`, `auth`
+(basic, bearer, oauth2 with a token cache), `http` (transport, limits, redirects), `builtins`
+(`xflow:` functions), `errors` (codes and FunctionError).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from .auth import clear_token_cache
+from .builtins import BUILTINS, describe_builtins
+from .errors import ErrorCode, FunctionError
+from .functions import call_function
+from .openapi import clear_document_cache
+
+__all__ = [
+    "BUILTINS",
+    "ErrorCode",
+    "FunctionError",
+    "call_function",
+    "clear_caches",
+    "describe_builtins",
+    "function_activities",
+]
+
+
+def function_activities() -> list[Callable[..., Any]]:
+    """The activities to register on the engine queue (QUEUE_ENGINE)."""
+    return [call_function]
+
+
+def clear_caches() -> None:
+    """Forget cached OpenAPI documents and OAuth2 tokens (tests, or after a credential change)."""
+    clear_document_cache()
+    clear_token_cache()

@@ -1,0 +1,89 @@
+"""The `xflow.call_function` activity: rest, graphql and `xflow:` custom functions."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from typing import Any
+
+from temporalio import activity
+
+from apps.workflows.engine.contracts import ACT_CALL_FUNCTION, FunctionCall
+
+from . import http
+from .auth import authenticator_for
+from .builtins import PREFIX as BUILTIN_PREFIX
+from .builtins import call_builtin
+from .errors import ErrorCode, FunctionError
+from .graphql import call_graphql
+from .rest import call_rest
+
+logger = logging.getLogger("xflow.workflows.functions")
+
+# Temporal refuses payloads over 2 MB by default; fail with a clear code before that happens.
+MAX_RESULT_BYTES = 2_000_000 - 64 * 1024
+
+
+@activity.defn(name=ACT_CALL_FUNCTION)
+async def call_function(call: FunctionCall) -> Any:
+    """Perform one function call; business failures raise a non-retryable FunctionError."""
+    try:
+        result = await perform(call)
+        _check_result_size(result, call)
+        return result
+    except FunctionError as exc:
+        logger.warning(
+            "function %r of instance %s (state %s) failed: %s %s",
+            call.function.get("name"),
+            call.instance_id,
+            call.state,
+            exc.code,
+            exc.message,
+        )
+        raise exc.to_application_error() from None
+
+
+async def perform(call: FunctionCall) -> Any:
+    """Dispatch on the function type; raises FunctionError."""
+    function = call.function or {}
+    kind = str(function.get("type") or "rest").lower()
+    operation = function.get("operation")
+    if kind == "custom":
+        if isinstance(operation, str) and operation.startswith(BUILTIN_PREFIX):
+            return await call_builtin(operation, call)
+        raise FunctionError(
+            ErrorCode.UNKNOWN_FUNCTION,
+            f"The custom operation '{operation}' is not run by {ACT_CALL_FUNCTION}; only "
+            f"'{BUILTIN_PREFIX}...' built-ins are (other prefixes go to their own worker).",
+        )
+    if kind not in ("rest", "graphql"):
+        raise FunctionError(
+            ErrorCode.UNSUPPORTED_FUNCTION_TYPE,
+            f"Function '{function.get('name')}' has type '{kind}', which xflow does not call "
+            "(supported: rest, graphql, custom 'xflow:' built-ins; expression runs in the engine).",
+        )
+    arguments = call.arguments if call.arguments is not None else {}
+    timeout = call.timeout_seconds or http.DEFAULT_TIMEOUT_SECONDS
+    auth = authenticator_for(call.auth)
+    try:
+        # One deadline for everything the call needs: token, OpenAPI document, redirects, retry.
+        async with asyncio.timeout(timeout), http.new_client(timeout) as client:
+            if kind == "graphql":
+                return await call_graphql(client, function, arguments, call.selection_set, auth)
+            return await call_rest(client, function, arguments, auth)
+    except TimeoutError as exc:
+        raise FunctionError(
+            ErrorCode.TIMEOUT,
+            f"Function '{function.get('name')}' did not complete within {timeout:g} s.",
+        ) from exc
+
+
+def _check_result_size(result: Any, call: FunctionCall) -> None:
+    size = len(json.dumps(result, ensure_ascii=False, default=str).encode())
+    if size > MAX_RESULT_BYTES:
+        raise FunctionError(
+            ErrorCode.RESULT_TOO_LARGE,
+            f"The result of function '{call.function.get('name')}' is {size // 1024} KiB; "
+            f"a workflow step can carry at most {MAX_RESULT_BYTES // 1024} KiB.",
+        )
