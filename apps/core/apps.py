@@ -6,3 +6,6 @@ class CoreConfig(AppConfig):
     label = "core"
     verbose_name = "Platform"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from apps.core import checks  # noqa: F401  (registers the system checks)

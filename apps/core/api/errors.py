@@ -10,7 +10,9 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions, status
@@ -86,6 +88,15 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
         return Response(
             error_body(exc.code, exc.message, exc.status_code, exc.fields or None),
             status=exc.status_code,
+        )
+    if isinstance(exc, RequestDataTooBig):
+        return Response(
+            error_body(
+                ErrorCode.PAYLOAD_TOO_LARGE.value,
+                f"The request body is larger than {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes.",
+                413,
+            ),
+            status=413,
         )
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()

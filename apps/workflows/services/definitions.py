@@ -73,7 +73,7 @@ def check_source(
             if getattr(exc, "line", None):
                 where = {"line": exc.line, "column": getattr(exc, "column", None)}
             raise ServiceError(
-                f"The definition cannot be read: {exc.message}",
+                f"The definition cannot be read: {exc}",
                 code=WorkflowErrorCode.DEFINITION_SYNTAX,
                 fields={"source": [{"message": exc.message, **where}]},
             ) from None
@@ -182,7 +182,7 @@ def do_save_definition(
         errors=definition.error_count,
     )
     if publish:
-        do_publish_definition(definition, user=user)
+        definition = do_publish_definition(definition, user=user)
     return definition, existing is None
 
 

@@ -1,0 +1,29 @@
+"""Startup checks of the platform's configuration."""
+
+from __future__ import annotations
+
+import os
+
+from django.conf import settings
+from django.core.checks import Error, register
+
+
+@register("xflow")
+def check_storage_writable(app_configs=None, **kwargs):
+    """Uploads need a writable MEDIA_ROOT when files are stored on the filesystem."""
+    if settings.XFLOW_STORAGE != "filesystem":
+        return []
+    root = settings.MEDIA_ROOT
+    try:
+        os.makedirs(root, exist_ok=True)
+    except OSError as exc:
+        return [Error(f"MEDIA_ROOT {root} cannot be created: {exc}", id="xflow.E001")]
+    if not os.access(root, os.W_OK):
+        return [
+            Error(
+                f"MEDIA_ROOT {root} is not writable.",
+                hint="Fix its permissions or set MEDIA_ROOT to a writable folder.",
+                id="xflow.E002",
+            )
+        ]
+    return []
