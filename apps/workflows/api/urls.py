@@ -1,9 +1,21 @@
 from django.urls import path
-from rest_framework.routers import SimpleRouter
+from rest_framework.routers import DynamicRoute, SimpleRouter
 
 from . import views
 
-router = SimpleRouter(trailing_slash=True)
+
+class Router(SimpleRouter):
+    """Collections and items end in '/'; actions do not (`/instances/{id}/cancel`)."""
+
+    routes = [
+        route._replace(url=route.url.replace("{trailing_slash}$", "$"))
+        if isinstance(route, DynamicRoute)
+        else route
+        for route in SimpleRouter.routes
+    ]
+
+
+router = Router(trailing_slash=True)
 router.register("instances", views.InstanceViewSet, basename="instance")
 router.register("secrets", views.SecretViewSet, basename="secret")
 

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import os
+import time
 import uuid
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
+import httpx
 import jsonschema
+import yaml
 from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
@@ -73,12 +77,48 @@ def resolve_definition(key: str, version: str | None = None) -> WorkflowDefiniti
     return definition
 
 
+_SCHEMA_CACHE: dict[str, tuple[float, dict]] = {}
+SCHEMA_CACHE_SECONDS = 300
+
+
+def load_input_schema(uri: str) -> dict[str, Any]:
+    """Fetch the JSON schema a `dataInputSchema` URI names (http(s) or file://), cached."""
+    cached = _SCHEMA_CACHE.get(uri)
+    if cached and time.monotonic() - cached[0] < SCHEMA_CACHE_SECONDS:
+        return cached[1]
+    parts = urlsplit(uri)
+    try:
+        if parts.scheme in {"http", "https"}:
+            response = httpx.get(uri, timeout=5.0, follow_redirects=True)
+            response.raise_for_status()
+            text = response.text
+        elif parts.scheme == "file":
+            with open(unquote(parts.path), encoding="utf-8") as fh:
+                text = fh.read(1024 * 1024)
+        else:
+            raise ValueError("use an http(s):// or file:// URI")
+        schema = yaml.safe_load(text)
+        if not isinstance(schema, dict):
+            raise ValueError("the document is not a JSON schema object")
+    except (OSError, ValueError, httpx.HTTPError, yaml.YAMLError) as exc:
+        raise ServiceError(
+            f"The definition's dataInputSchema {uri!r} could not be loaded: {exc}",
+            code=WorkflowErrorCode.INPUT_INVALID,
+        ) from None
+    _SCHEMA_CACHE[uri] = (time.monotonic(), schema)
+    return schema
+
+
 def validate_input(document: dict[str, Any], data: Any) -> list[str]:
-    """Check input against an inline `dataInputSchema`; refuse only if failOnValidationErrors."""
+    """Check input against `dataInputSchema`; refuse it only when failOnValidationErrors."""
     spec = document.get("dataInputSchema")
+    if isinstance(spec, str):
+        spec = {"schema": spec, "failOnValidationErrors": True}
     if not isinstance(spec, dict):
-        return []  # a URI schema is not fetched at start time (no I/O on the request path)
-    schema = spec.get("schema", spec) if "schema" in spec else spec
+        return []
+    schema = spec.get("schema")
+    if isinstance(schema, str):
+        schema = load_input_schema(schema)
     if not isinstance(schema, dict):
         return []
     try:
