@@ -120,6 +120,9 @@ class WorkflowDefinitionAdmin(admin.ModelAdmin):
         "source_view",
     ]
 
+    def get_inlines(self, request, obj=None):
+        return self.inlines if obj is not None else []
+
     def get_form(self, request, obj=None, **kwargs):
         if obj is None:
             form = DefinitionUploadForm
@@ -164,6 +167,25 @@ class WorkflowDefinitionAdmin(admin.ModelAdmin):
     def save_model(self, request, obj, form, change):
         if change:
             super().save_model(request, obj, form, change)
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        if obj is not None:  # a stored version never changes here: actions only
+            context.update(
+                show_save=False, show_save_and_continue=False, show_save_and_add_another=False
+            )
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
+    def response_add(self, request, obj, post_url_continue=None):
+        # After an upload the operator wants its report and diagram, not the list.
+        errors = f" with {obj.error_count} error(s)" if obj.error_count else ""
+        self.message_user(
+            request,
+            f"{obj} saved as {obj.status}{errors}.",
+            messages.WARNING if obj.error_count else messages.SUCCESS,
+        )
+        return HttpResponseRedirect(
+            reverse("admin:workflows_workflowdefinition_change", args=[obj.pk])
+        )
 
     def save_related(self, request, form, formsets, change):
         if change:

@@ -63,9 +63,12 @@ def engine_worker(django_db_setup, django_db_blocker):
         thread.join(30)
 
 
-def wait_for_instance(instance_id, *, statuses=("completed", "failed", "cancelled",
-                                                "terminated", "timed_out"),
-                      timeout: float = 30.0) -> WorkflowInstance:
+def wait_for_instance(
+    instance_id,
+    *,
+    statuses=("completed", "failed", "cancelled", "terminated", "timed_out"),
+    timeout: float = 30.0,
+) -> WorkflowInstance:
     """Poll the mirror until the instance reaches one of the statuses."""
     deadline = time.monotonic() + timeout
     while True:

@@ -79,8 +79,9 @@ def test_the_same_idempotency_key_starts_one_instance(api):
     assert first.json()["id"] == second.json()["id"]
     assert second["Idempotent-Replayed"] == "true"
     assert WorkflowInstance.objects.count() == 1
-    other = api.post("/api/v1/instances/", {**body, "input": {"name": "X"}}, format="json",
-                     **headers)
+    other = api.post(
+        "/api/v1/instances/", {**body, "input": {"name": "X"}}, format="json", **headers
+    )
     assert other.status_code == 409
     assert other.json()["error"]["code"] == "idempotency_key_reused"
 
@@ -92,8 +93,11 @@ def test_starting_refuses_unknown_unpublished_and_invalid_input(api, tmp_path):
     assert draft.status_code == 409
     assert "no published version" in draft.json()["error"]["message"]
     schema_file = tmp_path / "person.json"
-    schema_file.write_text(json.dumps({"type": "object", "required": ["name"],
-                                       "properties": {"name": {"type": "string"}}}))
+    schema_file.write_text(
+        json.dumps(
+            {"type": "object", "required": ["name"], "properties": {"name": {"type": "string"}}}
+        )
+    )
     schema = {"schema": schema_file.as_uri(), "failOnValidationErrors": True}
     publish(api, {**GREETING, "id": "typed", "dataInputSchema": schema})
     bad = start(api, "typed", {"name": 5})
@@ -123,14 +127,31 @@ def test_secrets_envs_and_constants_reach_expressions(api, monkeypatch):
     assert created.status_code == 201
     assert "value" not in created.json()
     assert "s3cr3t" not in json.dumps(api.get("/api/v1/secrets/").json())
-    publish(api, {
-        "id": "reader", "version": "1", "specVersion": "0.8", "start": "Read",
-        "envs": ["XFLOW_TEST_REGION"], "secrets": ["apiKey"], "constants": {"greeting": "hi"},
-        "states": [{"name": "Read", "type": "inject", "data": {}, "end": True,
-                    "stateDataFilter": {"output": "${ {key: $SECRETS.apiKey, "
-                                                  "region: $ENVS.XFLOW_TEST_REGION, "
-                                                  "word: $CONST.greeting} }"}}],
-    })
+    publish(
+        api,
+        {
+            "id": "reader",
+            "version": "1",
+            "specVersion": "0.8",
+            "start": "Read",
+            "envs": ["XFLOW_TEST_REGION"],
+            "secrets": ["apiKey"],
+            "constants": {"greeting": "hi"},
+            "states": [
+                {
+                    "name": "Read",
+                    "type": "inject",
+                    "data": {},
+                    "end": True,
+                    "stateDataFilter": {
+                        "output": "${ {key: $SECRETS.apiKey, "
+                        "region: $ENVS.XFLOW_TEST_REGION, "
+                        "word: $CONST.greeting} }"
+                    },
+                }
+            ],
+        },
+    )
     instance = wait_for_instance(start(api, "reader").json()["id"])
     assert instance.output == {"key": "s3cr3t", "region": "eu-west", "word": "hi"}
 
@@ -139,8 +160,9 @@ def test_cancel_and_terminate_stop_a_running_instance(api):
     publish(api, SLEEPER)
     napping = start(api, "sleeper").json()["id"]
     wait_for_instance(napping, statuses=("running", "waiting"))
-    cancelled = api.post(f"/api/v1/instances/{napping}/cancel", {"reason": "not needed"},
-                         format="json")
+    cancelled = api.post(
+        f"/api/v1/instances/{napping}/cancel", {"reason": "not needed"}, format="json"
+    )
     assert cancelled.status_code == 200
     assert cancelled.json()["status"] == "cancelled"
     again = api.post(f"/api/v1/instances/{napping}/cancel")
@@ -155,8 +177,9 @@ def test_cancel_and_terminate_stop_a_running_instance(api):
         return await client.get_workflow_handle(f"xflow-{other}").describe()
 
     assert temporal.call(describe).status.name == "TERMINATED"
-    kinds = set(InstanceEvent.objects.filter(instance_id=napping).values_list("event_type",
-                                                                             flat=True))
+    kinds = set(
+        InstanceEvent.objects.filter(instance_id=napping).values_list("event_type", flat=True)
+    )
     assert "cancelled" in kinds
 
 
@@ -170,8 +193,9 @@ class _FlakyService(BaseHTTPRequestHandler):
         type(self).calls += 1
         length = int(self.headers.get("Content-Length") or 0)
         payload = json.loads(self.rfile.read(length) or b"{}")
-        status, body = (200, {"ok": True, "got": payload}) if self.healthy else (
-            503, {"error": "down"})
+        status, body = (
+            (200, {"ok": True, "got": payload}) if self.healthy else (503, {"error": "down"})
+        )
         data = json.dumps(body).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
@@ -195,19 +219,41 @@ def flaky_service():
 
 
 def test_a_failed_instance_is_retried_from_the_failed_state(api, flaky_service):
-    publish(api, {
-        "id": "caller", "version": "1", "specVersion": "0.8", "start": "Prepare",
-        "functions": [{"name": "notify", "type": "rest",
-                       "operation": {"url": flaky_service, "path": "/notify", "method": "post"}}],
-        "states": [
-            {"name": "Prepare", "type": "inject", "data": {"prepared": True},
-             "transition": "Notify"},
-            {"name": "Notify", "type": "operation",
-             "actions": [{"functionRef": {"refName": "notify", "arguments": {"n": "${ .n }"}},
-                          "actionDataFilter": {"toStateData": ".reply"}}],
-             "end": True},
-        ],
-    })
+    publish(
+        api,
+        {
+            "id": "caller",
+            "version": "1",
+            "specVersion": "0.8",
+            "start": "Prepare",
+            "functions": [
+                {
+                    "name": "notify",
+                    "type": "rest",
+                    "operation": {"url": flaky_service, "path": "/notify", "method": "post"},
+                }
+            ],
+            "states": [
+                {
+                    "name": "Prepare",
+                    "type": "inject",
+                    "data": {"prepared": True},
+                    "transition": "Notify",
+                },
+                {
+                    "name": "Notify",
+                    "type": "operation",
+                    "actions": [
+                        {
+                            "functionRef": {"refName": "notify", "arguments": {"n": "${ .n }"}},
+                            "actionDataFilter": {"toStateData": ".reply"},
+                        }
+                    ],
+                    "end": True,
+                },
+            ],
+        },
+    )
     instance_id = start(api, "caller", {"n": 7}).json()["id"]
     failed = wait_for_instance(instance_id)
     assert failed.status == "failed"
@@ -235,15 +281,28 @@ def test_restart_starts_a_new_instance_with_the_same_input(api):
 
 
 def test_an_instance_keeps_its_version_after_a_new_one_is_published(api):
-    publish(api, {**SLEEPER, "states": [{"name": "Nap", "type": "sleep", "duration": "PT2S",
-                                         "transition": "Done"},
-                                        {"name": "Done", "type": "inject",
-                                         "data": {"v": 1}, "end": True}]})
+    publish(
+        api,
+        {
+            **SLEEPER,
+            "states": [
+                {"name": "Nap", "type": "sleep", "duration": "PT2S", "transition": "Done"},
+                {"name": "Done", "type": "inject", "data": {"v": 1}, "end": True},
+            ],
+        },
+    )
     old = start(api, "sleeper").json()["id"]
-    publish(api, {**SLEEPER, "version": "2",
-                  "states": [{"name": "Nap", "type": "sleep", "duration": "PT0S",
-                              "transition": "Done"},
-                             {"name": "Done", "type": "inject", "data": {"v": 2}, "end": True}]})
+    publish(
+        api,
+        {
+            **SLEEPER,
+            "version": "2",
+            "states": [
+                {"name": "Nap", "type": "sleep", "duration": "PT0S", "transition": "Done"},
+                {"name": "Done", "type": "inject", "data": {"v": 2}, "end": True},
+            ],
+        },
+    )
     new = start(api, "sleeper").json()["id"]
     assert wait_for_instance(new).output == {"v": 2}
     finished_old = wait_for_instance(old)
@@ -252,8 +311,10 @@ def test_an_instance_keeps_its_version_after_a_new_one_is_published(api):
 
 def test_list_filters_and_paginates(api):
     publish(api, GREETING)
-    ids = [start(api, "greeting", {"name": str(i)}, businessKey=f"bk-{i}").json()["id"]
-           for i in range(3)]
+    ids = [
+        start(api, "greeting", {"name": str(i)}, businessKey=f"bk-{i}").json()["id"]
+        for i in range(3)
+    ]
     for i in ids:
         wait_for_instance(i)
     page = api.get("/api/v1/instances/?definition=greeting&status=completed&page_size=2").json()

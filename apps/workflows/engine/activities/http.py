@@ -165,7 +165,7 @@ async def _send_once(
             ErrorCode.CONNECTION_ERROR,
             f"Could not connect to {safe_url(req.url)}: {exc or type(exc).__name__}.",
         ) from exc
-    logger.info(
+    logger.debug(
         "%s %s -> %s in %.0f ms",
         req.method,
         safe_url(req.url),

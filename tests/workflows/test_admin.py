@@ -1,0 +1,83 @@
+"""Operators in the admin: upload and publish definitions, see problems, manage secrets."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import yaml
+
+from apps.workflows.models import Secret, WorkflowDefinition
+from apps.workflows.services.definitions import do_save_definition
+from apps.workflows.services.secrets import resolve_secrets
+
+from .test_definitions_api import GREETING
+
+ADD_URL = "/admin/workflows/workflowdefinition/add/"
+
+
+@pytest.fixture
+def admin_client(client, make_user):
+    client.force_login(make_user("root", superuser=True))
+    return client
+
+
+def test_pasting_a_yaml_definition_and_publishing_it(admin_client):
+    response = admin_client.post(ADD_URL, {"source": yaml.safe_dump(GREETING), "publish_now": "on"})
+    assert response.status_code == 302, response.content.decode()[:2000]
+    definition = WorkflowDefinition.objects.get(key="greeting", version="1.0")
+    assert definition.status == "published"
+    page = admin_client.get(response["Location"]).content.decode()
+    assert "No problems found." in page
+    assert "/api/v1/definitions/greeting/versions/1.0/diagram.svg" in page
+
+
+def test_uploading_a_file(admin_client):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    upload = SimpleUploadedFile(
+        "greeting.json", json.dumps(GREETING).encode(), content_type="application/json"
+    )
+    response = admin_client.post(ADD_URL, {"upload": upload})
+    assert response.status_code == 302
+    assert WorkflowDefinition.objects.get(key="greeting").status == "draft"
+
+
+def test_broken_text_is_explained_on_the_form(admin_client):
+    response = admin_client.post(ADD_URL, {"source": "id: x\nstates: [\n"})
+    assert response.status_code == 200
+    assert "cannot be read" in response.content.decode()
+    assert not WorkflowDefinition.objects.exists()
+
+
+def test_a_draft_with_errors_shows_each_problem_and_refuses_publish(admin_client):
+    doc = {
+        **GREETING,
+        "states": [{"name": "Greet", "type": "inject", "data": {}, "transition": "Nowhere"}],
+    }
+    definition, _ = do_save_definition(source=doc)
+    page = admin_client.get(f"/admin/workflows/workflowdefinition/{definition.pk}/change/")
+    text = page.content.decode()
+    assert "states[0].transition" in text
+    assert "Nowhere" in text
+    response = admin_client.post(
+        "/admin/workflows/workflowdefinition/",
+        {"action": "publish_selected", "_selected_action": [definition.pk]},
+        follow=True,
+    )
+    assert "error" in response.content.decode()
+    definition.refresh_from_db()
+    assert definition.status == "draft"
+
+
+def test_a_secret_set_in_the_admin_is_stored_encrypted_and_never_shown(admin_client):
+    response = admin_client.post(
+        "/admin/workflows/secret/add/",
+        {"name": "apiKey", "description": "partner API", "value": '{"user": "u", "password": "p"}'},
+    )
+    assert response.status_code == 302
+    secret = Secret.objects.get(name="apiKey")
+    assert "password" not in secret.ciphertext
+    page = admin_client.get(f"/admin/workflows/secret/{secret.pk}/change/").content.decode()
+    assert '"p"' not in page and "password&quot;: &quot;p" not in page
+    assert resolve_secrets({"secrets": ["apiKey"]}) == {"apiKey": {"user": "u", "password": "p"}}
