@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from django.contrib.auth.models import Group, Permission, User
+from django.db import connections
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
@@ -14,6 +15,12 @@ def _grant(user: User, *perms: str) -> None:
         user.user_permissions.add(
             Permission.objects.get(content_type__app_label=app_label, codename=codename)
         )
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _no_persistent_connections_in_worker_threads():
+    """Activity threads close their connections after each call, so the test DB can be dropped."""
+    connections.settings["default"]["CONN_MAX_AGE"] = 0
 
 
 @pytest.fixture

@@ -14,7 +14,6 @@ import uuid
 
 import pytest
 from django.conf import settings
-from django.db import connections
 
 from apps.core import temporal
 from apps.workflows.models import WorkflowInstance
@@ -26,8 +25,6 @@ def engine_worker(django_db_setup, django_db_blocker):
     from apps.core.worker import build_registry, build_workers
 
     settings.TEMPORAL_QUEUE_PREFIX = f"test-{uuid.uuid4().hex[:8]}-"
-    # Activity threads must not keep connections open, or the test database cannot be dropped.
-    connections.settings["default"]["CONN_MAX_AGE"] = 0
     temporal.reset()
     loop = asyncio.new_event_loop()
     stop = asyncio.Event()
