@@ -157,6 +157,8 @@ TEMPORAL_TLS_CERT = env_str("TEMPORAL_TLS_CERT")  # path to a client certificate
 TEMPORAL_TLS_KEY = env_str("TEMPORAL_TLS_KEY")
 TEMPORAL_API_KEY = env_str("TEMPORAL_API_KEY")  # Temporal Cloud API key
 TEMPORAL_QUEUE_PREFIX = env_str("TEMPORAL_QUEUE_PREFIX", "")
+# Encrypts workflow inputs/results/signals in Temporal's history (they hold $SECRETS values).
+TEMPORAL_PAYLOAD_KEY = env_str("TEMPORAL_PAYLOAD_KEY")
 
 # Kafka
 KAFKA_BOOTSTRAP_SERVERS = env_list("KAFKA_BOOTSTRAP_SERVERS", ["127.0.0.1:9092"])
