@@ -348,6 +348,13 @@ class WorkflowInstanceAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return False
 
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        # Nothing on this page is edited by hand: changes go through the actions.
+        context.update(
+            show_save=False, show_save_and_continue=False, show_save_and_add_another=False
+        )
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
     def get_urls(self):
         return [
             path(
@@ -371,7 +378,7 @@ class WorkflowInstanceAdmin(admin.ModelAdmin):
         url = reverse("admin:workflows_workflowdefinition_change", args=[obj.definition_id])
         return format_html("<a href='{}'>{}</a>", url, obj.definition)
 
-    @admin.display(description="Diagram (visited: blue, current: green, failed: red)")
+    @admin.display(description="Diagram (visited: green, current: blue, failed: red)")
     def diagram(self, obj):
         url = reverse("api:instance-diagram", args=[obj.pk])
         return format_html(

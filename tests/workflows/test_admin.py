@@ -81,3 +81,36 @@ def test_a_secret_set_in_the_admin_is_stored_encrypted_and_never_shown(admin_cli
     page = admin_client.get(f"/admin/workflows/secret/{secret.pk}/change/").content.decode()
     assert '"p"' not in page and "password&quot;: &quot;p" not in page
     assert resolve_secrets({"secrets": ["apiKey"]}) == {"apiKey": {"user": "u", "password": "p"}}
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("engine_worker")
+def test_an_operator_watches_and_cancels_an_instance_in_the_admin(admin_client):
+    from apps.workflows.models import WorkflowInstance
+    from apps.workflows.services.instances import do_start_instance
+
+    from .conftest import wait_for_instance
+
+    definition, _ = do_save_definition(
+        publish=True,
+        source={
+            "id": "napper",
+            "version": "1",
+            "specVersion": "0.8",
+            "start": "Nap",
+            "states": [{"name": "Nap", "type": "sleep", "duration": "PT1H", "end": True}],
+        },
+    )
+    instance = do_start_instance(definition=definition, input={"who": "ops"})
+    wait_for_instance(instance.id, statuses=("waiting",))
+    page = admin_client.get(f"/admin/workflows/workflowinstance/{instance.id}/change/")
+    text = page.content.decode()
+    assert f"/api/v1/instances/{instance.id}/diagram.svg" in text
+    assert "Nap" in text  # the current state
+    assert "&quot;who&quot;: &quot;ops&quot;" in text  # the input
+    control = f"/admin/workflows/workflowinstance/{instance.id}/control/cancel/"
+    confirm = admin_client.get(control)
+    assert "Cancel instance" in confirm.content.decode()
+    done = admin_client.post(control, follow=True)
+    assert "Cancel: done." in done.content.decode()
+    assert WorkflowInstance.objects.get(pk=instance.id).status == "cancelled"
