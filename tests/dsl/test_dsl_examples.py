@@ -14,11 +14,12 @@ EXAMPLES = SHARED / "sw08" / "examples"
 ALL_EXAMPLES = sorted(p.name for p in EXAMPLES.glob("*.json"))
 INVALID_EXAMPLE = "08-eventbasedswitchstate.json"
 
-# Six of the spec's schema-valid examples contain real mistakes that no schema can see: they
-# call functions, raise events or go to states that the same document never defines, or write
-# durations that are not ISO 8601 ("PT30D", "PT2W" put days/weeks after the time designator;
-# the engine's parser refuses them too). A definition like that would fail at run time, so
-# the validator reports them; these tests pin exactly those findings and nothing else.
+# Five of the spec's schema-valid examples contain real mistakes that no schema can see: they
+# call functions, raise events or go to states that the same document never defines. Such a
+# definition would fail at run time, so the validator reports them (it is still accepted as a
+# draft); these tests pin exactly those findings and nothing else. Two examples also write
+# durations that are not strict ISO 8601 ("PT30D", "PT2W"): those are read as meant, with a
+# warning.
 KNOWN_MISTAKES = {
     "15-customercreditcheck.json": {
         ("states[0].action.functionRef.refName", "unknown_function"),
@@ -26,9 +27,6 @@ KNOWN_MISTAKES = {
     "20-patientonboarding.json": {
         ("states[0].onEvents[0].eventRefs[0]", "unknown_event"),
         ("states[0].onEvents[0].actions[0].functionRef", "unknown_function"),
-    },
-    "21-order.json": {
-        ("timeouts.workflowExecTimeout.duration", "duration"),
     },
     "24-vitalscheck.json": {
         ("states[0].end.produceEvents[0].eventRef", "unknown_event"),
@@ -39,7 +37,6 @@ KNOWN_MISTAKES = {
     },
     "25-booklending.json": {
         ("states[4].eventConditions[1].transition", "unknown_state"),
-        ("states[6].duration", "duration"),
     },
     "28-customerbankingtransactions.json": {
         ("states[0].actions[1].functionRef", "unknown_function"),
@@ -71,9 +68,25 @@ def test_schema_valid_example_has_no_structural_error(name):
 def test_example_mistakes_are_explained_with_a_suggestion(name):
     issues = [i for i in validate(_load(name)) if i.severity == ERROR]
     for found in issues:
-        assert found.message
-        if found.code == "unknown_function" and name != "20-patientonboarding.json":
-            assert "did you mean" in found.message
+        if found.code.startswith("unknown_"):
+            assert "names no" in found.message
+        else:
+            assert "is not an ISO 8601 duration" in found.message
+        if name in ("24-vitalscheck.json", "28-customerbankingtransactions.json"):
+            assert "did you mean" in found.message or found.code == "unknown_event"
+
+
+@pytest.mark.parametrize(
+    ("name", "path"),
+    [
+        ("21-order.json", "timeouts.workflowExecTimeout.duration"),
+        ("25-booklending.json", "states[6].duration"),
+    ],
+)
+def test_lenient_durations_of_the_examples_are_read_with_a_warning(name, path):
+    warnings = [i for i in validate(_load(name)) if i.path == path]
+    assert [(w.code, w.severity) for w in warnings] == [("duration", "warning")]
+    assert "P30D" in warnings[0].message
 
 
 def test_misplaced_event_timeout_in_example_08_is_pointed_at():

@@ -7,7 +7,9 @@ everything is read defensively and states or targets that do not exist are drawn
 from __future__ import annotations
 
 import html
+import shutil
 import subprocess
+import unicodedata
 from collections.abc import Iterable
 from typing import Any
 
@@ -50,15 +52,20 @@ _EDGE_STYLE = {
 # Highlight styles; the SVG group also carries the class so pages can style it further.
 _HIGHLIGHT = {
     "visited": {"fillcolor": "#bbf7d0", "color": "#15803d", "penwidth": "2"},
-    "current": {"fillcolor": "#bfdbfe", "color": "#1d4ed8", "penwidth": "4"},
+    "current": {"fillcolor": "#93c5fd", "color": "#1d4ed8", "penwidth": "4"},
     "failed": {"fillcolor": "#fecaca", "color": "#b91c1c", "penwidth": "4"},
 }
 MAX_LABEL = 32
+FAST_LAYOUT_EDGES = 120
+MAX_EDGES = 800
+DOT_TIMEOUT_SECONDS = 8
 
 
 def _text(value: Any, limit: int = MAX_LABEL) -> str:
     """User text made safe for a dot label: shortened, backslashes neutralised."""
-    text = value if isinstance(value, str) else str(value)
+    text = (value if isinstance(value, str) else str(value))[: limit * 4]
+    # Control characters (NUL above all) break dot's parser; they carry nothing visible.
+    text = "".join(" " if unicodedata.category(ch) in ("Cc", "Cs") else ch for ch in text)
     text = " ".join(text.split())
     if len(text) > limit:
         text = text[: limit - 1] + "…"
@@ -128,16 +135,40 @@ def render_svg(
     failed: Iterable[str] = frozenset(),
 ) -> str:
     """The definition's state diagram as SVG text; never raises on a bad definition."""
-    graph = _build(doc if isinstance(doc, dict) else {}, set(visited), set(current), set(failed))
+    doc = doc if isinstance(doc, dict) else {}
+    graph = _build(doc, set(visited), set(current), set(failed))
+    edges = sum(1 for line in graph.body if "->" in line)
+    if edges > MAX_EDGES:
+        states = len(as_list(doc.get("states")))
+        return _fallback_svg(f"{states} states and {edges} transitions: too many to draw")
+    if edges > FAST_LAYOUT_EDGES:
+        # dot's crossing minimisation and spline routing grow steeply with edges (a dense
+        # 100-state graph took minutes): bound them and draw straight edges instead.
+        graph.graph_attr.update(mclimit="0.1", nslimit="1", nslimit1="1", splines="line")
+    return _run_dot(graph.source)
+
+
+def _run_dot(source: str) -> str:
+    # Run dot ourselves rather than Digraph.pipe(): pipe() has no timeout, and a diagram
+    # request must not hold a web worker for minutes.
+    dot = shutil.which("dot")
+    if dot is None:
+        return _fallback_svg("diagram unavailable: graphviz 'dot' is not installed")
     try:
-        return graph.pipe(format="svg", encoding="utf-8")
-    except (
-        graphviz.ExecutableNotFound,
-        graphviz.CalledProcessError,
-        subprocess.SubprocessError,
-        OSError,
-    ) as exc:
-        return _fallback_svg(f"diagram unavailable: {type(exc).__name__}")
+        result = subprocess.run(
+            [dot, "-Tsvg"],
+            input=source.encode("utf-8"),
+            capture_output=True,
+            timeout=DOT_TIMEOUT_SECONDS,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        return _fallback_svg("diagram unavailable: the layout took too long")
+    except OSError as exc:
+        return _fallback_svg(f"diagram unavailable: {exc.strerror or type(exc).__name__}")
+    if result.returncode != 0 or not result.stdout:
+        return _fallback_svg("diagram unavailable: graphviz could not lay it out")
+    return result.stdout.decode("utf-8", "replace")
 
 
 def _build(doc: dict, visited: set[str], current: set[str], failed: set[str]) -> graphviz.Digraph:
@@ -154,10 +185,14 @@ def _build(doc: dict, visited: set[str], current: set[str], failed: set[str]) ->
         attrs = _node_attrs(state)
         classes = ["state"]
         for flag, names in (("visited", visited), ("current", current), ("failed", failed)):
-            if name in names:
+            if isinstance(name, str) and name in names:
                 attrs.update(_HIGHLIGHT[flag])
                 classes.append(flag)
-        graph.node(node_id, **attrs, **{"class": " ".join(classes), "tooltip": _text(name, 80)})
+        graph.node(
+            node_id,
+            **attrs,
+            **{"class": " ".join(classes), "tooltip": graphviz.nohtml(_text(name, 80))},
+        )
     missing: dict[str, str] = {}
 
     def target_node(target: str) -> str:

@@ -10,15 +10,18 @@ from __future__ import annotations
 import json
 import math
 import re
+from enum import StrEnum
 from typing import Any
 
 import yaml
 
 MAX_DEFINITION_BYTES = 1024 * 1024
 MAX_DEPTH = 64
-# Upper bound on nodes visited while expanding YAML aliases: a real definition has a few
-# thousand nodes; a "billion laughs" document needs millions, so it stops here quickly.
-MAX_YAML_NODES = 200_000
+# A real definition has a few thousand values. YAML is read at ~5 µs per value, so the text
+# may hold at most MAX_YAML_NODES values and, with aliases expanded, at most
+# MAX_YAML_EXPANDED (a "billion laughs" document needs millions and stops here quickly).
+MAX_YAML_NODES = 50_000
+MAX_YAML_EXPANDED = 200_000
 
 _LOADER_BASE = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _STR_TAG = "tag:yaml.org,2002:str"
@@ -35,6 +38,22 @@ _ALLOWED_TAGS = {
 }
 
 
+class SyntaxCode(StrEnum):
+    """Stable codes of `DefinitionSyntaxError`."""
+
+    DUPLICATE_KEY = "duplicate_key"
+    EMPTY = "empty"
+    ENCODING = "encoding"
+    NON_STRING_KEY = "non_string_key"
+    NOT_FINITE = "nan"
+    NOT_MAPPING = "not_mapping"
+    SYNTAX = "syntax"
+    TOO_DEEP = "too_deep"
+    TOO_LARGE = "too_large"
+    YAML_ALIAS = "yaml_alias"
+    YAML_TAG = "yaml_tag"
+
+
 class DefinitionSyntaxError(ValueError):
     """The text is not a readable definition; `line`/`column` are 1-based when known."""
 
@@ -45,6 +64,7 @@ class DefinitionSyntaxError(ValueError):
         self.line = line
         self.column = column
         self.code = code
+        self.filename: str | None = None
         super().__init__(str(self))
 
     def __str__(self) -> str:
@@ -54,39 +74,85 @@ class DefinitionSyntaxError(ValueError):
         return f"{where}: {self.message}"
 
 
+class _TooManyNodes(Exception):
+    pass
+
+
 class _DefinitionLoader(_LOADER_BASE):  # type: ignore[misc, valid-type]
     """Safe loader with YAML 1.2-like scalars: `on`/`yes`/`no` and dates stay strings."""
 
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self.nodes_left = MAX_YAML_NODES
 
-# YAML 1.1 reads `on:` (our usertask listeners key), `yes` and `no` as booleans and bare
-# dates as datetime objects; definitions are JSON documents, so only JSON's true/false
-# count as booleans and timestamps stay strings.
+    def resolve(self, kind: type, value: Any, implicit: Any) -> str:
+        # The composer asks for every node's tag: the one hook that bounds its work.
+        self.nodes_left -= 1
+        if self.nodes_left < 0:
+            raise _TooManyNodes
+        return super().resolve(kind, value, implicit)
+
+
+# PyYAML implements YAML 1.1, which reads `on:` (our usertask listeners key), `yes` and `no`
+# as booleans, `012` as octal 10, `1:20` as 80 and bare dates as datetime objects. A
+# definition is a JSON document, so plain scalars follow YAML 1.2's core schema instead.
+_CORE_RESOLVERS = (
+    ("tag:yaml.org,2002:bool", r"^(?:true|True|TRUE|false|False|FALSE)$", "tTfF"),
+    ("tag:yaml.org,2002:int", r"^(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)$", "-+0123456789"),
+    (
+        "tag:yaml.org,2002:float",
+        r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?"
+        r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$",
+        "-+.0123456789",
+    ),
+    ("tag:yaml.org,2002:null", r"^(?:~|null|Null|NULL|)$", ["~", "n", "N", ""]),
+)
 _DefinitionLoader.yaml_implicit_resolvers = {
-    first: [
-        (tag, regexp)
-        for tag, regexp in resolvers
-        if tag not in ("tag:yaml.org,2002:bool", "tag:yaml.org,2002:timestamp")
-    ]
+    first: [(tag, regexp) for tag, regexp in resolvers if tag == _MERGE_TAG]
     for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
-_DefinitionLoader.add_implicit_resolver(
-    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
-)
+for _tag, _pattern, _first in _CORE_RESOLVERS:
+    _DefinitionLoader.add_implicit_resolver(_tag, re.compile(_pattern), list(_first))
+
+
+def _construct_int(loader: _DefinitionLoader, node: yaml.ScalarNode) -> int:
+    value = str(loader.construct_scalar(node)).strip()
+    if value[:2] in ("0o", "0O"):
+        return int(value[2:], 8)
+    if value[:2] in ("0x", "0X"):
+        return int(value[2:], 16)
+    return int(value, 10)
+
+
+def _construct_float(loader: _DefinitionLoader, node: yaml.ScalarNode) -> float:
+    return float(str(loader.construct_scalar(node)).strip().replace(".inf", "inf"))
+
+
+_DefinitionLoader.add_constructor("tag:yaml.org,2002:int", _construct_int)
+_DefinitionLoader.add_constructor("tag:yaml.org,2002:float", _construct_float)
 
 
 def load_definition(text: str | bytes, *, filename: str | None = None) -> dict:
     """Parse JSON or YAML text into a definition dict or raise DefinitionSyntaxError."""
+    try:
+        return _load(text)
+    except DefinitionSyntaxError as exc:
+        exc.filename = filename
+        raise
+
+
+def _load(text: str | bytes) -> dict:
     text = _decode(text)
     if not text.strip():
-        raise DefinitionSyntaxError("the definition is empty", code="empty")
+        raise DefinitionSyntaxError("the definition is empty", code=SyntaxCode.EMPTY)
     doc = _load_json_or_yaml(text) if text.lstrip()[:1] in ("{", "[") else _load_yaml(text)
     if not isinstance(doc, dict):
-        kind = "a list" if isinstance(doc, list) else f"a single {_json_type(doc)} value"
+        kind = "a list" if isinstance(doc, list) else f"the single value {json.dumps(doc)[:40]}"
         raise DefinitionSyntaxError(
             f"the top level must be a mapping of workflow properties (id, states, ...), not {kind}",
             line=1,
             column=1,
-            code="not_mapping",
+            code=SyntaxCode.NOT_MAPPING,
         )
     return doc
 
@@ -97,7 +163,7 @@ def _load_json_or_yaml(text: str) -> Any:
     try:
         return _load_json(text)
     except DefinitionSyntaxError as json_error:
-        if json_error.code != "syntax":
+        if json_error.code != SyntaxCode.SYNTAX:
             raise
         try:
             return _load_yaml(text)
@@ -107,43 +173,53 @@ def _load_json_or_yaml(text: str) -> Any:
 
 def _decode(text: str | bytes) -> str:
     if isinstance(text, str):
-        size = (
-            len(text) if len(text) > MAX_DEFINITION_BYTES else len(text.encode("utf-8", "replace"))
-        )
+        size = len(text)
+        if size <= MAX_DEFINITION_BYTES:
+            try:
+                size = len(text.encode("utf-8"))
+            except UnicodeEncodeError as exc:
+                line, column = _position(text[: exc.start])
+                raise DefinitionSyntaxError(
+                    "the text contains a character that is not valid Unicode",
+                    line=line,
+                    column=column,
+                    code=SyntaxCode.ENCODING,
+                ) from None
     elif isinstance(text, bytes | bytearray | memoryview):
         text = bytes(text)
         size = len(text)
     else:
-        raise DefinitionSyntaxError("the definition must be text", code="encoding")
+        raise DefinitionSyntaxError("the definition must be text", code=SyntaxCode.ENCODING)
     if size > MAX_DEFINITION_BYTES:
         raise DefinitionSyntaxError(
             f"the definition is {size:,} bytes;"
             f" the limit is 1 MiB ({MAX_DEFINITION_BYTES:,} bytes)",
-            code="too_large",
+            code=SyntaxCode.TOO_LARGE,
         )
     if isinstance(text, bytes):
         if b"\x00" in text[:8192]:
             raise DefinitionSyntaxError(
-                "the file looks binary; a definition is JSON or YAML text", code="encoding"
+                "the file looks binary; a definition is JSON or YAML text", code=SyntaxCode.ENCODING
             )
         try:
             text = text.decode("utf-8-sig")
         except UnicodeDecodeError as exc:
-            line, column = _position(text[: exc.start].decode("utf-8", "replace"), exc.start)
+            line, column = _position(text[: exc.start].decode("utf-8", "replace"))
             raise DefinitionSyntaxError(
                 "the file is not UTF-8 text (save it as UTF-8)",
                 line=line,
                 column=column,
-                code="encoding",
+                code=SyntaxCode.ENCODING,
             ) from None
     if "\x00" in text:
         raise DefinitionSyntaxError(
-            "the text contains NUL characters; a definition is JSON or YAML text", code="encoding"
+            "the text contains NUL characters; a definition is JSON or YAML text",
+            code=SyntaxCode.ENCODING,
         )
     return text.removeprefix("\ufeff")
 
 
-def _position(prefix: str, _offset: int) -> tuple[int, int]:
+def _position(prefix: str) -> tuple[int, int]:
     line = prefix.count("\n") + 1
     return line, len(prefix) - (prefix.rfind("\n") + 1) + 1
 
@@ -167,7 +243,8 @@ def _pairs_to_dict(pairs: list[tuple[str, Any]]) -> dict:
 
 def _reject_constant(name: str) -> Any:
     raise DefinitionSyntaxError(
-        f"{name} is not a JSON number; write a finite number or a string", code="nan"
+        f"{name} is not a JSON number; write a finite number or a string",
+        code=SyntaxCode.NOT_FINITE,
     )
 
 
@@ -197,7 +274,7 @@ def _load_json(text: str) -> Any:
         if exc.msg.startswith("Invalid control character") and text[exc.pos : exc.pos + 1] == "\n":
             message = "a string is not closed before the end of the line"
         raise DefinitionSyntaxError(
-            f"invalid JSON: {message}", line=exc.lineno, column=exc.colno, code="syntax"
+            f"invalid JSON: {message}", line=exc.lineno, column=exc.colno, code=SyntaxCode.SYNTAX
         ) from None
     except _DuplicateKey as dup:
         line, column = _locate_duplicate_json(text, dup.key)
@@ -205,20 +282,20 @@ def _load_json(text: str) -> Any:
             f"the key '{dup.key}' appears twice in the same object",
             line=line,
             column=column,
-            code="duplicate_key",
+            code=SyntaxCode.DUPLICATE_KEY,
         ) from None
     except RecursionError:
         raise DefinitionSyntaxError(
             f"the document is nested too deeply (the limit is {MAX_DEPTH} levels)",
-            code="too_deep",
+            code=SyntaxCode.TOO_DEEP,
         ) from None
     except DefinitionSyntaxError as exc:
-        if exc.code == "nan":
+        if exc.code == SyntaxCode.NOT_FINITE:
             exc.line, exc.column = _locate_constant(text)
         raise exc from None
     except ValueError:  # an integer literal with thousands of digits
         raise DefinitionSyntaxError(
-            "invalid JSON: a number has too many digits", code="syntax"
+            "invalid JSON: a number has too many digits", code=SyntaxCode.SYNTAX
         ) from None
     _check_depth(doc)
     return doc
@@ -229,7 +306,7 @@ def _locate_constant(text: str) -> tuple[int | None, int | None]:
     match = re.search(r"[:\[,]\s*(-?Infinity|NaN)\b", text)
     if not match:
         return None, None
-    return _position(text[: match.start(1)], match.start(1))
+    return _position(text[: match.start(1)])
 
 
 def _locate_duplicate_json(text: str, key: str) -> tuple[int | None, int | None]:
@@ -237,10 +314,10 @@ def _locate_duplicate_json(text: str, key: str) -> tuple[int | None, int | None]
     # these documents) walks the same structure with marks. Only runs on this error path.
     try:
         node = _DefinitionLoader(text).get_single_node()
-    except yaml.YAMLError:
+    except (yaml.YAMLError, _TooManyNodes):
         return None, None
     stack, seen = [node], 0
-    while stack and seen < MAX_YAML_NODES:
+    while stack and seen < MAX_YAML_EXPANDED:
         current = stack.pop()
         seen += 1
         if isinstance(current, yaml.MappingNode):
@@ -256,20 +333,32 @@ def _locate_duplicate_json(text: str, key: str) -> tuple[int | None, int | None]
 
 
 def _check_depth(doc: Any) -> None:
+    """Refuse documents nested deeper than MAX_DEPTH or holding non-finite numbers."""
     stack = [(doc, 1)]
     while stack:
         value, depth = stack.pop()
         if depth > MAX_DEPTH:
             raise DefinitionSyntaxError(
-                f"the document is nested more than {MAX_DEPTH} levels deep", code="too_deep"
+                f"the document is nested more than {MAX_DEPTH} levels deep",
+                code=SyntaxCode.TOO_DEEP,
             )
         if isinstance(value, dict):
             stack.extend((v, depth + 1) for v in value.values())
         elif isinstance(value, list):
             stack.extend((v, depth + 1) for v in value)
+        elif isinstance(value, float) and not math.isfinite(value):  # e.g. 1e999
+            raise DefinitionSyntaxError(
+                "a number is too large to represent; write a smaller number or a string",
+                code=SyntaxCode.NOT_FINITE,
+            )
 
 
 # --- YAML -------------------------------------------------------------------------------------
+
+
+def _at(node: yaml.Node, code: SyntaxCode, message: str) -> DefinitionSyntaxError:
+    line, column = _mark(node)
+    return DefinitionSyntaxError(message, line=line, column=column, code=code)
 
 
 def _mark(node_or_error: Any) -> tuple[int | None, int | None]:
@@ -291,16 +380,31 @@ def _load_yaml(text: str) -> Any:
             problem = exc.problem or "invalid YAML"
             if exc.context and "nesting depth" not in problem:
                 problem = f"{problem} ({exc.context})"
-            code = "too_deep" if "nesting depth" in problem else "syntax"
+            code = SyntaxCode.TOO_DEEP if "nesting depth" in problem else SyntaxCode.SYNTAX
             if "expected a single document" in str(exc.context):
                 problem = "the file holds more than one YAML document ('---'); keep one per file"
             raise DefinitionSyntaxError(
                 f"invalid YAML: {problem}", line=line, column=column, code=code
             ) from None
+        except yaml.reader.ReaderError as exc:
+            line, column = _position(text[: exc.position])
+            char = exc.character if isinstance(exc.character, int) else ord(exc.character)
+            raise DefinitionSyntaxError(
+                f"invalid YAML: the control character U+{char:04X} is not allowed in YAML text",
+                line=line,
+                column=column,
+                code=SyntaxCode.SYNTAX,
+            ) from None
         except yaml.YAMLError as exc:
-            raise DefinitionSyntaxError(f"invalid YAML: {exc}", code="syntax") from None
+            raise DefinitionSyntaxError(f"invalid YAML: {exc}", code=SyntaxCode.SYNTAX) from None
+        except _TooManyNodes:
+            raise DefinitionSyntaxError(
+                f"the document holds more than {MAX_YAML_NODES:,} values;"
+                " a workflow definition is far smaller",
+                code=SyntaxCode.TOO_LARGE,
+            ) from None
         if node is None:
-            raise DefinitionSyntaxError("the definition is empty", code="empty")
+            raise DefinitionSyntaxError("the definition is empty", code=SyntaxCode.EMPTY)
         _check_yaml_nodes(node)
         try:
             return loader.construct_document(node)
@@ -310,12 +414,13 @@ def _load_yaml(text: str) -> Any:
                 f"invalid YAML: {getattr(exc, 'problem', None) or exc}",
                 line=line,
                 column=column,
-                code="syntax",
+                code=SyntaxCode.SYNTAX,
             ) from None
-        except (ValueError, TypeError, OverflowError):
+        except Exception:  # noqa: BLE001 - PyYAML's constructors raise KeyError, ValueError...
             raise DefinitionSyntaxError(
-                "invalid YAML: a value cannot be read (a number with too many digits?)",
-                code="syntax",
+                "invalid YAML: a value cannot be converted (a tag such as !!int on text,"
+                " or a number with too many digits)",
+                code=SyntaxCode.SYNTAX,
             ) from None
     finally:
         loader.dispose()
@@ -329,43 +434,38 @@ def _check_yaml_nodes(root: yaml.Node) -> None:
     while stack:
         node, depth, ancestors = stack.pop()
         visited += 1
-        if visited > MAX_YAML_NODES:
-            raise DefinitionSyntaxError(
+        if visited > MAX_YAML_EXPANDED:
+            raise _at(
+                node,
+                SyntaxCode.YAML_ALIAS,
                 "the document expands to too many values (YAML aliases repeat too much)",
-                line=_mark(node)[0],
-                column=_mark(node)[1],
-                code="yaml_alias",
             )
         if id(node) in ancestors:
-            raise DefinitionSyntaxError(
+            raise _at(
+                node,
+                SyntaxCode.YAML_ALIAS,
                 "a YAML alias refers to a value that contains it (a recursive alias)",
-                line=_mark(node)[0],
-                column=_mark(node)[1],
-                code="yaml_alias",
             )
         if node.tag not in _ALLOWED_TAGS:
-            raise DefinitionSyntaxError(
+            raise _at(
+                node,
+                SyntaxCode.YAML_TAG,
                 f"the YAML tag '{node.tag.replace('tag:yaml.org,2002:', '!!')}' is not allowed;"
                 " use plain JSON values",
-                line=_mark(node)[0],
-                column=_mark(node)[1],
-                code="yaml_tag",
             )
         if isinstance(node, yaml.ScalarNode):
             if node.tag == "tag:yaml.org,2002:float" and _is_non_finite(node.value):
-                raise DefinitionSyntaxError(
+                raise _at(
+                    node,
+                    SyntaxCode.NOT_FINITE,
                     f"'{node.value}' is not a finite number; write a number or quote it",
-                    line=_mark(node)[0],
-                    column=_mark(node)[1],
-                    code="nan",
                 )
             continue
         if depth > MAX_DEPTH:
-            raise DefinitionSyntaxError(
+            raise _at(
+                node,
+                SyntaxCode.TOO_DEEP,
                 f"the document is nested more than {MAX_DEPTH} levels deep",
-                line=_mark(node)[0],
-                column=_mark(node)[1],
-                code="too_deep",
             )
         inner = ancestors | {id(node)}
         if isinstance(node, yaml.SequenceNode):
@@ -377,43 +477,26 @@ def _check_yaml_nodes(root: yaml.Node) -> None:
                 stack.append((value_node, depth, inner))
                 continue
             if not isinstance(key_node, yaml.ScalarNode) or key_node.tag != _STR_TAG:
-                raise DefinitionSyntaxError(
-                    f"keys must be strings; quote the key {_describe_key(key_node)}",
-                    line=_mark(key_node)[0],
-                    column=_mark(key_node)[1],
-                    code="non_string_key",
+                raise _at(
+                    key_node,
+                    SyntaxCode.NON_STRING_KEY,
+                    "keys must be strings; put this key in quotes",
                 )
             if key_node.value in keys:
                 first = _mark(keys[key_node.value])[0]
-                raise DefinitionSyntaxError(
+                raise _at(
+                    key_node,
+                    SyntaxCode.DUPLICATE_KEY,
                     f"the key '{key_node.value}' appears twice in the same mapping"
                     f" (first at line {first})",
-                    line=_mark(key_node)[0],
-                    column=_mark(key_node)[1],
-                    code="duplicate_key",
                 )
             keys[key_node.value] = key_node
             stack.append((value_node, depth + 1, inner))
 
 
-def _describe_key(node: yaml.Node) -> str:
-    if isinstance(node, yaml.ScalarNode):
-        return f"'{node.value}'"
-    return "(a list or mapping used as a key)"
-
-
 def _is_non_finite(value: str) -> bool:
+    text = value.strip().lower().lstrip("+-")
     try:
-        return not math.isfinite(float(value.replace("_", "")))
-    except ValueError:
-        return value.strip().lower().lstrip("+-") in (".inf", ".nan")
-
-
-def _json_type(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int | float):
-        return "number"
-    return "string"
+        return text in (".inf", ".nan") or not math.isfinite(float(text))
+    except ValueError:  # not a number: the constructor reports it
+        return False

@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterable
 from ..loader import DefinitionSyntaxError, load_definition
 from .extensions import check_user_tasks
 from .issues import ERROR, WARNING, IssueCode, ValidationIssue, format_path, unique
+from .schedule import check_schedule
 from .semantic import build_index, check_flow, check_references
 from .structural import STATE_TYPES, check_structure, is_official_valid
 from .values import KNOWN_CUSTOM_PREFIXES, check_durations, check_expressions, check_functions
@@ -38,7 +39,11 @@ def validate(
         return [ValidationIssue("", str(IssueCode.TYPE), "the definition must be a mapping")]
     found: list[ValidationIssue] = []
     _run(found, "structure", lambda: check_structure(doc))
-    index = build_index(doc, found)
+    try:
+        index = build_index(doc, found)
+    except Exception:  # noqa: BLE001 - see _run
+        logger.exception("workflow validation could not index names")
+        return unique([*found, _internal("names")])
     prefixes = frozenset(custom_prefixes)
     checks: list[tuple[str, Callable[[], Iterable[ValidationIssue]]]] = [
         ("references", lambda: check_references(doc, index)),
@@ -46,6 +51,7 @@ def validate(
         ("user tasks", lambda: check_user_tasks(doc, index)),
         ("functions", lambda: check_functions(doc, prefixes)),
         ("durations", lambda: check_durations(doc)),
+        ("schedule", lambda: check_schedule(doc)),
         ("expressions", lambda: check_expressions(doc, index)),
     ]
     for name, check in checks:
@@ -62,8 +68,12 @@ def _run(
         found.extend(check())
     except Exception:  # noqa: BLE001
         logger.exception("workflow validation check %r crashed", name)
-        message = f"the {name} checks could not finish on this definition (an internal error)"
-        found.append(ValidationIssue("", str(IssueCode.INTERNAL), message))
+        found.append(_internal(name))
+
+
+def _internal(name: str) -> ValidationIssue:
+    message = f"the {name} checks could not finish on this definition (an internal error)"
+    return ValidationIssue("", str(IssueCode.INTERNAL), message)
 
 
 def errors_only(issues: Iterable[ValidationIssue]) -> list[ValidationIssue]:
@@ -78,5 +88,5 @@ def validate_text(
     try:
         doc = load_definition(text, filename=filename)
     except DefinitionSyntaxError as exc:
-        return None, [ValidationIssue("", exc.code, str(exc))]
+        return None, [ValidationIssue("", str(exc.code), str(exc))]
     return doc, validate(doc)

@@ -43,6 +43,16 @@ def as_dict(value: Any) -> dict:
     return value if isinstance(value, dict) else {}
 
 
+def get_at(value: Any, parts: Path) -> Any:
+    """The value at a relative path, or None when the path does not exist."""
+    for part in parts:
+        if isinstance(part, int):
+            value = value[part] if isinstance(value, list) and part < len(value) else None
+        else:
+            value = as_dict(value).get(part)
+    return value
+
+
 def transition_target(value: Any) -> str | None:
     """The state name a `transition` names (string form or `nextState`)."""
     if isinstance(value, str):

@@ -21,6 +21,7 @@ class IssueCode(StrEnum):
     CONFLICT = "conflict"
     MIN_LENGTH = "min_length"
     MIN_ITEMS = "min_items"
+    MIN_PROPERTIES = "min_properties"
     UNIQUE_ITEMS = "unique_items"
     MINIMUM = "minimum"
     MAXIMUM = "maximum"
@@ -51,9 +52,11 @@ class IssueCode(StrEnum):
     EXPRESSION = "expression"
     EXPRESSION_LANGUAGE = "expression_language"
     DURATION = "duration"
+    SCHEDULE = "schedule"
     OPERATION = "operation"
     CUSTOM_PREFIX = "custom_prefix"
     UNSUPPORTED = "unsupported"
+    LIMIT = "limit"
     INTERNAL = "internal"
 
 

@@ -60,13 +60,18 @@ def show(value: Any, limit: int = 60) -> str:
     text = value if isinstance(value, str) else json.dumps(value, default=str)
     if len(text) > limit:
         text = text[: limit - 1] + "…"
-    return f"'{text}'"
+    return f"'{text}'" if isinstance(value, str) else text
 
 
 def suggest(word: Any, choices: Sequence[str]) -> str:
-    if not isinstance(word, str):
+    """'; did you mean 'x'?' for the closest choice, or ''."""
+    if not isinstance(word, str) or len(word) > 200:
         return ""
-    match = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    # Names of very different length cannot reach the 0.6 ratio; skipping them keeps this
+    # cheap for documents with thousands of states.
+    slack = max(3, len(word) // 2)
+    candidates = [c for c in choices if abs(len(c) - len(word)) <= slack][:500]
+    match = difflib.get_close_matches(word, candidates, n=1, cutoff=0.6)
     return f"; did you mean '{match[0]}'?" if match else ""
 
 
@@ -92,10 +97,20 @@ def translate(error: ValidationError, base: Path = ()) -> list[ValidationIssue]:
 def _required(error: ValidationError, path: Path) -> list[ValidationIssue]:
     instance = error.instance if isinstance(error.instance, dict) else {}
     return [
-        issue(path, IssueCode.REQUIRED, f"missing the required property '{key}'")
+        issue(path, IssueCode.REQUIRED, f"missing the required property '{key}'" + _why(path, key))
         for key in error.validator_value
         if key not in instance
     ]
+
+
+def _why(path: Path, key: str) -> str:
+    if len(path) == 2 and path[0] == "events" and key == "source":
+        return " (consumed events need one; set kind: produced for events the workflow emits)"
+    return ""
+
+
+def _min_properties(error: ValidationError, path: Path) -> list[ValidationIssue]:
+    return [issue(path, IssueCode.MIN_PROPERTIES, "must not be an empty object")]
 
 
 def _additional(error: ValidationError, path: Path) -> list[ValidationIssue]:
@@ -241,7 +256,9 @@ def _alternatives(error: ValidationError, path: Path) -> list[ValidationIssue]:
         depth = max((len(s.absolute_path) for s in by_branch[index]), default=0)
         candidates.append((len(found), -depth, index, found))
     candidates.sort(key=lambda c: (c[0], c[1], c[2]))
-    return candidates[0][3]
+    if candidates[0][3]:
+        return candidates[0][3]
+    return [issue(path, IssueCode.ONE_OF, "does not match any of the allowed forms")]
 
 
 def _only(subs: list[ValidationError], validator: str) -> bool:
@@ -292,6 +309,7 @@ _HANDLERS = {
     "const": _const,
     "minLength": _min_length,
     "minItems": _min_items,
+    "minProperties": _min_properties,
     "uniqueItems": _unique_items,
     "minimum": _bound,
     "maximum": _bound,

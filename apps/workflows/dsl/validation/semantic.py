@@ -11,11 +11,11 @@ from .flow import (
     Path,
     as_dict,
     as_list,
+    get_at,
     iter_actions,
     named_states,
     start_state,
     state_edges,
-    transition_target,
 )
 from .issues import ERROR, WARNING, IssueCode, ValidationIssue, issue
 from .messages import show, suggest
@@ -33,6 +33,33 @@ class Index:
     errors: set[str] | None = None
     retries: set[str] | None = None
     auth: set[str] | None = None
+    # "Did you mean" costs a difflib scan of every name: a document with thousands of bad
+    # references gets suggestions for the first ones only, so validation stays fast.
+    suggestions_left: int = 100
+    _sorted: dict[int, list[str]] = field(default_factory=dict)
+
+    def unknown(
+        self, path: Path, code: IssueCode, what: str, name: Any, known: dict | set | None
+    ) -> Iterator[ValidationIssue]:
+        """An issue when `name` is not among the `known` names (None: cannot be checked)."""
+        if known is None or not isinstance(name, str) or name in known:
+            return
+        names = self._sorted.get(id(known))
+        if names is None:
+            names = self._sorted[id(known)] = sorted(known)
+        if not names:
+            yield issue(
+                path, code, f"{show(name)} names no {what}; the workflow defines no {what}s"
+            )
+            return
+        hint = ""
+        if self.suggestions_left > 0:
+            self.suggestions_left -= 1
+            hint = suggest(name, names)
+        if not hint:
+            listed = ", ".join(show(n) for n in names[:12]) + (", ..." if len(names) > 12 else "")
+            hint = f"; the defined {what}s are {listed}"
+        yield issue(path, code, f"{show(name)} names no {what}{hint}")
 
 
 def _names(doc: dict, key: str, found: list[ValidationIssue], what: str) -> dict[str, dict] | None:
@@ -72,43 +99,32 @@ def build_index(doc: dict, found: list[ValidationIssue]) -> Index:
     secrets = doc.get("secrets")
     seen: set[str] = set()
     for position, secret in enumerate(as_list(secrets)):
-        if isinstance(secret, str) and secret in seen:
+        if not isinstance(secret, str):
+            continue
+        if secret in seen:
             message = f"the secret {show(secret)} is listed twice"
             found.append(issue(("secrets", position), IssueCode.DUPLICATE_NAME, message))
-        seen.add(secret) if isinstance(secret, str) else None
+        seen.add(secret)
     return index
 
 
-def _unknown(
-    path: Path, code: IssueCode, what: str, name: Any, known: dict | set | None
-) -> Iterator[ValidationIssue]:
-    if known is None or not isinstance(name, str) or name in known:
-        return
-    names = sorted(known)
-    if names:
-        hint = suggest(name, names) or f"; the defined {what}s are " + ", ".join(
-            show(n) for n in names[:12]
-        )
-    else:
-        hint = f"; the workflow defines no {what}s"
-    yield issue(path, code, f"{show(name)} names no {what}{hint}")
-
-
 def unknown_state(path: Path, name: Any, index: Index) -> Iterator[ValidationIssue]:
-    yield from _unknown(path, IssueCode.UNKNOWN_STATE, "state", name, index.states)
+    yield from index.unknown(path, IssueCode.UNKNOWN_STATE, "state", name, index.states)
 
 
 def event_ref(path: Path, name: Any, kind: str, index: Index) -> Iterator[ValidationIssue]:
     if index.events is None or not isinstance(name, str):
         return
     if name not in index.events:
-        yield from _unknown(path, IssueCode.UNKNOWN_EVENT, "event", name, index.events)
+        yield from index.unknown(path, IssueCode.UNKNOWN_EVENT, "event", name, index.events)
         return
-    actual = as_dict(index.events[name]).get("kind", CONSUMED)
+    definition = as_dict(index.events[name])
+    actual = definition.get("kind", CONSUMED)
     if actual != kind:
         verb = "consume" if kind == CONSUMED else "produce"
+        defined = f"kind '{actual}'" if "kind" in definition else "the default kind 'consumed'"
         message = (
-            f"the event {show(name)} is defined with kind '{actual}', but this place needs a"
+            f"the event {show(name)} is defined with {defined}, but this place needs a"
             f" '{kind}' event (the workflow must {verb} it)"
         )
         yield issue(path, IssueCode.EVENT_KIND, message)
@@ -128,7 +144,7 @@ def check_references(doc: dict, index: Index) -> Iterator[ValidationIssue]:
     for position, function in enumerate(as_list(doc.get("functions"))):
         if "authRef" in as_dict(function):
             path = ("functions", position, "authRef")
-            yield from _unknown(
+            yield from index.unknown(
                 path, IssueCode.UNKNOWN_AUTH, "auth definition", function["authRef"], index.auth
             )
     for position, state in enumerate(as_list(doc.get("states"))):
@@ -147,7 +163,7 @@ def _state_references(state: dict, path: Path, index: Index) -> Iterator[Validat
     for position, handler in enumerate(as_list(state.get("onErrors"))):
         handler = as_dict(handler)
         if "errorRef" in handler:
-            yield from _unknown(
+            yield from index.unknown(
                 path + ("onErrors", position, "errorRef"),
                 IssueCode.UNKNOWN_ERROR,
                 "error",
@@ -155,7 +171,7 @@ def _state_references(state: dict, path: Path, index: Index) -> Iterator[Validat
                 index.errors,
             )
         for ref_pos, ref in enumerate(as_list(handler.get("errorRefs"))):
-            yield from _unknown(
+            yield from index.unknown(
                 path + ("onErrors", position, "errorRefs", ref_pos),
                 IssueCode.UNKNOWN_ERROR,
                 "error",
@@ -182,18 +198,9 @@ def _transitions_and_ends(state: dict, path: Path) -> Iterator[tuple[Any, Path]]
     for edge in state_edges(state, path):
         relative = edge.path[len(path) :]
         if edge.end:
-            yield _get(state, relative), edge.path
+            yield get_at(state, relative), edge.path
         elif edge.path[-1] == "nextState":
-            yield _get(state, relative[:-1]), edge.path[:-1]
-
-
-def _get(value: Any, parts: Path) -> Any:
-    for part in parts:
-        if isinstance(part, int):
-            value = value[part] if isinstance(value, list) and part < len(value) else None
-        else:
-            value = as_dict(value).get(part)
-    return value
+            yield get_at(state, relative[:-1]), edge.path[:-1]
 
 
 def _action_references(action: dict, path: Path, index: Index) -> Iterator[ValidationIssue]:
@@ -201,7 +208,9 @@ def _action_references(action: dict, path: Path, index: Index) -> Iterator[Valid
     name = ref if isinstance(ref, str) else as_dict(ref).get("refName")
     ref_path = path + (("functionRef",) if isinstance(ref, str) else ("functionRef", "refName"))
     if ref is not None:
-        yield from _unknown(ref_path, IssueCode.UNKNOWN_FUNCTION, "function", name, index.functions)
+        yield from index.unknown(
+            ref_path, IssueCode.UNKNOWN_FUNCTION, "function", name, index.functions
+        )
         function = as_dict((index.functions or {}).get(name)) if isinstance(name, str) else {}
         if function.get("type") == "graphql":
             for key in ("arguments", "selectionSet"):
@@ -220,7 +229,7 @@ def _action_references(action: dict, path: Path, index: Index) -> Iterator[Valid
             path + ("eventRef", "resultEventRef"), event_call.get("resultEventRef"), CONSUMED, index
         )
     if "retryRef" in action:
-        yield from _unknown(
+        yield from index.unknown(
             path + ("retryRef",),
             IssueCode.UNKNOWN_RETRY,
             "retry strategy",
@@ -229,7 +238,7 @@ def _action_references(action: dict, path: Path, index: Index) -> Iterator[Valid
         )
     for key in ("retryableErrors", "nonRetryableErrors"):
         for position, name in enumerate(as_list(action.get(key))):
-            yield from _unknown(
+            yield from index.unknown(
                 path + (key, position), IssueCode.UNKNOWN_ERROR, "error", name, index.errors
             )
 
@@ -240,7 +249,8 @@ def _action_references(action: dict, path: Path, index: Index) -> Iterator[Valid
 def check_flow(doc: dict, index: Index) -> Iterator[ValidationIssue]:
     """Reachability, compensation rules, dead ends and parallel completion."""
     positions = {name: position for position, _state, name in reversed(named_states(doc))}
-    main = _reachable(doc, index, _main_roots(doc, index))
+    roots = _main_roots(doc, index)
+    main = _reachable(doc, index, roots)
     compensators = {
         state["compensatedBy"]
         for state in index.states.values()
@@ -252,15 +262,17 @@ def check_flow(doc: dict, index: Index) -> Iterator[ValidationIssue]:
         used = state.get("usedForCompensation") is True
         if name in main and used:
             message = (
-                f"the state {show(name)} is used for compensation, so normal transitions must"
-                " not lead to it"
+                f"the state {show(name)} is marked usedForCompensation, so it must not be"
+                " reachable from the start state (normal transitions must not lead to it)"
             )
             yield issue(path, IssueCode.COMPENSATION, message)
         if name in compensation:
             yield from _compensation_rules(name, state, path, index)
         # Unreachable states are a warning: the 0.8 spec does not forbid them and such a
         # definition runs correctly; they are almost always a typo in a transition though.
-        if name not in main and name not in compensation:
+        # (Without a known start state every state would be "unreachable": the unknown start
+        # is reported instead.)
+        if roots and name not in main and name not in compensation:
             message = (
                 f"the state {show(name)} is never reached: no transition, condition or error"
                 " handler leads to it from the start state"
@@ -318,13 +330,14 @@ def _compensation_rules(
     if state.get("end") not in (None, False):
         message = "a compensation state's 'end' is ignored: compensation returns when it finishes"
         yield issue(path + ("end",), IssueCode.COMPENSATION, message, WARNING)
-    target = transition_target(state.get("transition"))
-    if target in index.states and index.states[target].get("usedForCompensation") is not True:
-        message = (
-            f"a compensation state may only transition to other compensation states;"
-            f" {show(target)} does not set 'usedForCompensation: true'"
-        )
-        yield issue(path + ("transition",), IssueCode.COMPENSATION, message)
+    for edge in state_edges(state, path):
+        target = edge.target
+        if target in index.states and index.states[target].get("usedForCompensation") is not True:
+            message = (
+                f"a compensation state may only lead to other compensation states;"
+                f" {show(target)} does not set 'usedForCompensation: true'"
+            )
+            yield issue(edge.path, IssueCode.COMPENSATION, message)
 
 
 def _dead_end(state: dict, path: Path) -> Iterator[ValidationIssue]:

@@ -17,7 +17,7 @@ from typing import Any
 from jsonschema import Draft7Validator
 from referencing import Registry, Resource
 
-from .issues import IssueCode, ValidationIssue, issue, unique
+from .issues import WARNING, IssueCode, ValidationIssue, issue, unique
 from .messages import keys_phrase, show, suggest, translate
 
 SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schema"
@@ -39,7 +39,9 @@ EXTENSION_STATE_TYPES = ("usertask",)
 STATE_TYPES = tuple(sorted([*STATE_DEFINITIONS, "switch", *EXTENSION_STATE_TYPES]))
 
 
+@lru_cache(maxsize=16)
 def _read(name: str) -> dict:
+    """A schema file as a dict; shared, so copy before changing it."""
     return json.loads((SCHEMA_DIR / name).read_text(encoding="utf-8"))
 
 
@@ -57,7 +59,7 @@ def official_registry() -> Registry:
 @lru_cache(maxsize=1)
 def _registry() -> Registry:
     """Official schemas with xflow's accepted deviation, plus the extension schema."""
-    functions = _read("functions.json")
+    functions = copy.deepcopy(_read("functions.json"))
     # xFlow writes a rest function's operation as an inline OpenAPI path object as well as
     # the 0.8 `file#operationId` string; semantic checks limit objects to rest functions.
     functions["definitions"]["function"]["properties"]["operation"] = {
@@ -100,7 +102,30 @@ def check_structure(doc: dict) -> list[ValidationIssue]:
             found.extend(_check_state(state, ("states", index)))
     if "envs" in doc:
         found.extend(_errors(f"{EXTENSIONS_ID}#/definitions/envs", doc["envs"], ("envs",)))
-    return unique(found)
+    found.extend(_top_level_typos(doc))
+    return _drop_redundant(unique(found))
+
+
+def _drop_redundant(found: list[ValidationIssue]) -> list[ValidationIssue]:
+    # A value of the wrong type also fails its enum/length/pattern rules; saying "must be a
+    # string" is enough.
+    wrong_type = {i.path for i in found if i.code == IssueCode.TYPE}
+    secondary = {IssueCode.ENUM, IssueCode.MIN_LENGTH, IssueCode.PATTERN}
+    return [i for i in found if not (i.path in wrong_type and i.code in secondary)]
+
+
+def _top_level_typos(doc: dict) -> list[ValidationIssue]:
+    # 0.8 allows extra top-level properties (they act like metadata), so an unknown key is not
+    # an error; one that is a near miss of a real property is almost surely a typo.
+    known = [*_read("workflow.json")["properties"], "envs"]
+    found = []
+    for key in doc:
+        if isinstance(key, str) and key not in known:
+            hint = suggest(key, known)
+            if hint:
+                message = f"'{key}' is not a workflow property and is ignored{hint}"
+                found.append(issue((key,), IssueCode.UNKNOWN_PROPERTY, message, WARNING))
+    return found
 
 
 def _errors(ref: str, instance: Any, base: tuple) -> list[ValidationIssue]:

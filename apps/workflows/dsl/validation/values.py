@@ -10,9 +10,9 @@ from typing import Any
 
 import jq
 
-from ..durations import DurationError, parse_duration
+from ..durations import DurationError, is_strict_duration, parse_duration
 from ..expressions import FN_REFERENCE, VARIABLES, is_expression, strip_wrapper
-from .flow import Path, as_dict, as_list, iter_actions
+from .flow import Path, as_dict, as_list, get_at, iter_actions, state_edges
 from .issues import ERROR, WARNING, IssueCode, ValidationIssue, issue
 from .messages import keys_phrase, show
 from .semantic import Index
@@ -34,16 +34,27 @@ _FILTER_SLOTS = {
     ("eventDataFilter", "data"),
     ("eventDataFilter", "toStateData"),
 }
-# Places whose content is static data, never evaluated.
-_STATIC_KEYS = {"metadata", "constants", "dataInputSchema"}
+# Compiling costs ~1 ms per distinct expression: bound the work one document can cause.
+MAX_EXPRESSIONS = 500
+# Places whose content is static data (or prose), never evaluated.
+_STATIC_KEYS = {"metadata", "constants", "dataInputSchema", "description", "annotations"}
 _VARIABLE_USE = re.compile(r"\$(CONST|SECRETS|ENVS)\.([A-Za-z_][A-Za-z0-9_]*)")
 _JQ_NOISE = re.compile(r"\s*\(Unix shell quoting issues\?\)|\s*at <top-level>,? ?")
 _JQ_LOCATION = re.compile(r"line (\d+), column (\d+):?$")
 
 
-@lru_cache(maxsize=4096)
-def expression_problem(text: str, extra_variables: tuple[str, ...] = ()) -> str | None:
+def expression_problem(text: str) -> str | None:
     """Why a jq expression does not compile, in plain words (None when it compiles)."""
+    # Cached by text; very long texts are not kept so the cache's memory stays small.
+    return _cached_problem(text) if len(text) <= 2000 else _compile_problem(text)
+
+
+@lru_cache(maxsize=4096)
+def _cached_problem(text: str) -> str | None:
+    return _compile_problem(text)
+
+
+def _compile_problem(text: str) -> str | None:
     body = strip_wrapper(text)
     if not body:
         return "the expression is empty"
@@ -52,7 +63,7 @@ def expression_problem(text: str, extra_variables: tuple[str, ...] = ()) -> str 
     body = FN_REFERENCE.sub("(.)", body)
     try:
         # Compiled bare (not with the engine's prelude) so messages show the author's text.
-        jq.compile(body, args={name: None for name in (*VARIABLES, *extra_variables)})
+        jq.compile(body, args=dict.fromkeys(VARIABLES))
     except ValueError as exc:
         return _plain_jq_error(str(exc))
     except Exception as exc:  # noqa: BLE001 - jq must never crash validation
@@ -90,21 +101,25 @@ def check_expressions(doc: dict, index: Index) -> Iterator[ValidationIssue]:
     for key, value in doc.items():
         if key in _STATIC_KEYS or key in ("states", "functions"):
             continue
-        yield from checker.walk(value, (key,), ())
+        yield from checker.walk(value, (key,))
     for position, state in enumerate(as_list(doc.get("states"))):
         if not isinstance(state, dict):
             continue
-        param = state.get("iterationParam")
-        extra = (param,) if isinstance(param, str) and param.isidentifier() else ()
         for key, value in state.items():
             if key in _STATIC_KEYS or (key == "data" and state.get("type") == "inject"):
                 continue
-            yield from checker.walk(value, ("states", position, key), extra)
+            yield from checker.walk(value, ("states", position, key))
     for position, function in enumerate(as_list(doc.get("functions"))):
         function = as_dict(function)
         operation = function.get("operation")
         if function.get("type") == "expression" and isinstance(operation, str):
-            yield from checker.check(operation, ("functions", position, "operation"), ())
+            yield from checker.check(operation, ("functions", position, "operation"))
+    if checker.skipped:
+        message = (
+            f"only the first {MAX_EXPRESSIONS} different expressions were checked;"
+            f" {checker.skipped} more were not"
+        )
+        yield issue((), IssueCode.LIMIT, message, WARNING)
 
 
 class _ExpressionChecker:
@@ -120,20 +135,46 @@ class _ExpressionChecker:
         )
         constants = doc.get("constants")
         self.constants = None if isinstance(constants, str) else set(as_dict(constants))
+        self.seen: set[str] = set()
+        self.skipped = 0
 
-    def walk(self, value: Any, path: Path, extra: tuple[str, ...]) -> Iterator[ValidationIssue]:
+    def walk(self, value: Any, path: Path) -> Iterator[ValidationIssue]:
         stack = [(value, path)]
         while stack:
             current, where = stack.pop()
+            # Children are pushed in reverse so issues come out in document order.
             if isinstance(current, dict):
-                stack.extend((v, where + (k,)) for k, v in current.items() if k not in _STATIC_KEYS)
+                stack.extend(
+                    (v, where + (k,)) for k, v in reversed(current.items()) if k not in _STATIC_KEYS
+                )
             elif isinstance(current, list):
-                stack.extend((v, where + (i,)) for i, v in enumerate(current))
+                stack.extend((v, where + (i,)) for i, v in reversed(list(enumerate(current))))
             elif isinstance(current, str) and (is_expression(current) or _always(where)):
-                yield from self.check(current, where, extra)
+                yield from self.check(current, where)
+            elif isinstance(current, str) and "${" in current:
+                yield from self._check_embedded(current, where)
 
-    def check(self, text: str, path: Path, extra: tuple[str, ...]) -> Iterator[ValidationIssue]:
-        problem = expression_problem(text, extra)
+    def _check_embedded(self, text: str, path: Path) -> Iterator[ValidationIssue]:
+        """Text with `${ }` parts inside (titles, selection sets) is interpolated part by part."""
+        parts = embedded_expressions(text)
+        if parts is None:
+            message = f"an expression in {show(text)} is not closed: a '}}' is missing"
+            yield issue(path, IssueCode.EXPRESSION, message)
+            return
+        for part in parts:
+            found = list(self.check(part, path))
+            yield from (
+                issue(path, IssueCode(i.code), i.message.replace(show(part), show(text), 1))
+                for i in found
+            )
+
+    def check(self, text: str, path: Path) -> Iterator[ValidationIssue]:
+        if text not in self.seen:
+            if len(self.seen) >= MAX_EXPRESSIONS:
+                self.skipped += 1
+                return
+            self.seen.add(text)
+        problem = expression_problem(text)
         if problem:
             message = f"the expression {show(text)} does not compile: {problem}"
             yield issue(path, IssueCode.EXPRESSION, message)
@@ -169,10 +210,34 @@ class _ExpressionChecker:
             yield issue(path, IssueCode.UNKNOWN_CONSTANT, message, WARNING)
 
 
+def embedded_expressions(text: str) -> list[str] | None:
+    """The `${ ... }` parts of a larger text, braces matched as the engine does; None if open."""
+    found = []
+    start = text.find("${")
+    while start >= 0:
+        depth, end = 0, start + 1
+        while end < len(text):
+            if text[end] == "{":
+                depth += 1
+            elif text[end] == "}":
+                depth -= 1
+                if depth == 0:
+                    break
+            end += 1
+        if depth:
+            return None
+        found.append(text[start : end + 1])
+        start = text.find("${", end + 1)
+    return found
+
+
 def _always(path: Path) -> bool:
     key = path[-1]
     if key in _ALWAYS_EXPRESSION:
         return True
+    if key == "data" and len(path) >= 3:
+        # Event payloads and continueAs input: "if string type, an expression" (0.8 schema).
+        return path[-2] in ("eventRef", "continueAs") or path[-3] == "produceEvents"
     return len(path) >= 2 and (path[-2], key) in _FILTER_SLOTS
 
 
@@ -186,6 +251,15 @@ def _duration(value: Any, path: Path) -> Iterator[ValidationIssue]:
         parse_duration(value)
     except DurationError as exc:
         yield issue(path, IssueCode.DURATION, str(exc))
+        return
+    if not is_strict_duration(value):
+        yield issue(
+            path,
+            IssueCode.DURATION,
+            f"'{value}' is not strict ISO 8601 (days and weeks come before the T, as in "
+            f"P30D or P2W); it is read as meant, but write it the standard way",
+            severity=WARNING,
+        )
 
 
 def _timeouts(timeouts: Any, path: Path) -> Iterator[ValidationIssue]:
@@ -230,6 +304,13 @@ def check_durations(doc: dict) -> Iterator[ValidationIssue]:
             yield from _duration(timeout, action_path + ("eventRef", "resultEventTimeout"))
         if state.get("type") == "usertask":
             yield from _task_durations(state, path)
+        for edge in state_edges(state, path):
+            continue_as = as_dict(get_at(state, edge.path[len(path) :])).get("continueAs")
+            if edge.end and isinstance(continue_as, dict):
+                yield from _timeouts(
+                    {"workflowExecTimeout": continue_as.get("workflowExecTimeout")},
+                    edge.path + ("continueAs",),
+                )
 
 
 def _task_durations(state: dict, path: Path) -> Iterator[ValidationIssue]:
