@@ -396,7 +396,12 @@ def apply_instance_change(change: InstanceChanged) -> None:
         seq = entry.get("seq")
         if isinstance(seq, int) and seq <= last_seq:
             continue  # already stored by an earlier attempt of this activity
-        details = {k: v for k, v in entry.items() if k not in {"kind", "state", "time", "seq"}}
+        if entry.get("kind") == "started":
+            continue  # the service recorded the start already, with who started it
+        details = dict(entry.get("details") or {})
+        details.update(
+            {k: v for k, v in entry.items() if k not in {"kind", "state", "time", "seq", "details"}}
+        )
         new_events.append(
             InstanceEvent(
                 instance=instance,
