@@ -36,14 +36,19 @@ ACT_EMIT_EVENT = "xflow.emit_event"  # write a CloudEvent to the outbox
 ACT_REGISTER_WAIT = "xflow.register_wait"  # instance waits for events (subscription rows)
 ACT_CLEAR_WAIT = "xflow.clear_wait"
 ACT_RESOLVE_SUBFLOW = "xflow.resolve_subflow"  # definition for a child + its instance row
-ACT_INSTANCE_CHANGED = "xflow.instance_changed"  # mirror: status/current states/output/timeline
-ACT_CREATE_USER_TASK = "xflow.create_user_task"  # usertask state (apps.tasks, QUEUE_TASKS)
-ACT_USER_TASK_EVENT = "xflow.user_task_event"  # timers / timeout / cancel on a task
+# Mirror: status/current states/output/timeline. Called as a LOCAL activity (cheap on the hot
+# path): register it on every worker that runs the interpreter (QUEUE_ENGINE).
+ACT_INSTANCE_CHANGED = "xflow.instance_changed"
+# usertask state (apps.tasks, QUEUE_TASKS): CreateUserTask -> the task id (str, or a dict
+# with "task_id"); idempotent per dedupe_key. The task service signals SIGNAL_TASK back.
+ACT_CREATE_USER_TASK = "xflow.create_user_task"
+ACT_USER_TASK_EVENT = "xflow.user_task_event"  # UserTaskEvent: timer fired / timeout / cancel
 
 # Signals and queries understood by the interpreter.
 SIGNAL_EVENT = "event"  # payload: a CloudEvent as a dict (attributes + "data")
 SIGNAL_TASK = "task"  # payload: TaskSignal
-QUERY_STATUS = "status"  # -> InstanceSnapshot-like dict (current states, data, timeline)
+# -> {status, current_states, data, visited_states, timeline}
+QUERY_STATUS = "status"
 
 # Custom function operations are routed by the prefix before the first ':'.
 # prefix -> (task queue, activity name). Pure data: the interpreter reads it.

@@ -1,0 +1,214 @@
+"""What one running instance knows: definition, variables, buffers, timeline, counters.
+
+Pure module (passed through the sandbox); it calls only `temporalio.workflow` APIs, which
+are deterministic. The interpreter owns one `Run` per execution and hands it to the state
+handlers; `carry()` is what survives continue-as-new.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+
+from apps.workflows.dsl.durations import DurationError, parse_duration
+from apps.workflows.dsl.model import Workflow
+from apps.workflows.engine.contracts import (
+    ACT_INSTANCE_CHANGED,
+    QUEUE_ENGINE,
+    InstanceChanged,
+    InterpreterInput,
+    TaskSignal,
+)
+from apps.workflows.engine.data import Evaluator
+from apps.workflows.engine.errors import DATA_ERROR, WorkflowError
+
+# Activities retry infrastructure failures (worker death, activity timeouts) with backoff;
+# business errors are raised non-retryable by the activities and retried by the interpreter
+# following the definition's retry strategy instead. Function calls give up after 10
+# attempts (the action then fails and onErrors/retries of the definition apply); the
+# engine's own activities (mirror, outbox, waits, tasks) must succeed eventually, so they
+# retry until they do.
+INFRA_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(seconds=60),
+    maximum_attempts=10,
+)
+ENGINE_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(seconds=60),
+)
+DEFAULT_ACTIVITY_TIMEOUT = timedelta(minutes=5)
+REPORT_TIMEOUT = timedelta(seconds=30)
+TIMELINE_KEEP = 200  # entries kept in memory and carried over continue-as-new
+LONG_WAIT = timedelta(seconds=60)  # sleeps at least this long are reported as waiting
+
+
+def task_queue(name: str) -> str:
+    """The queue to schedule on, keeping the prefix of the interpreter's own queue.
+
+    Deployments (and tests, benchmarks) may prefix every queue name: the interpreter runs on
+    `<prefix>xflow-engine`, so its activities go to `<prefix>xflow-tasks` and so on.
+    """
+    own = workflow.info().task_queue
+    if own.endswith(QUEUE_ENGINE):
+        return own[: -len(QUEUE_ENGINE)] + name
+    return name
+
+
+def _timeout(limit: float | None) -> timedelta:
+    return timedelta(seconds=limit) if limit else DEFAULT_ACTIVITY_TIMEOUT
+
+
+def seconds(text: str | None) -> float | None:
+    """An ISO duration in seconds (None stays None: unlimited)."""
+    if not text:
+        return None
+    try:
+        return parse_duration(text).total_seconds()
+    except DurationError as exc:
+        # A bad duration in the definition fails the state, it must not wedge the worker.
+        raise WorkflowError(DATA_ERROR, str(exc)) from None
+
+
+@dataclass
+class Run:
+    """The mutable state of one interpreter execution."""
+
+    workflow: Workflow
+    inp: InterpreterInput
+    ev: Evaluator
+    events: list[dict[str, Any]]  # buffered CloudEvents not consumed yet (signal handler fills)
+    tasks: dict[str, TaskSignal]  # first signal per task id (signal handler fills)
+    timeline: list[dict[str, Any]] = field(default_factory=list)
+    reported: int = 0  # timeline entries already sent with instance_changed
+    visited: list[str] = field(default_factory=list)
+    current: list[str] = field(default_factory=list)
+    correlation: dict[str, Any] = field(default_factory=dict)
+    compensation: list[str] = field(default_factory=list)  # completed states with compensatedBy
+    emit_seq: int = 0
+    wait_seq: int = 0
+    status: str = "running"
+    data: Any = None
+    # `invoke: async` activities: the flow does not wait for them, but the execution must
+    # not close before they ran (Temporal drops what a closing workflow still schedules).
+    background: list[asyncio.Future[Any]] = field(default_factory=list)
+
+    @property
+    def workflow_id(self) -> str:
+        return workflow.info().workflow_id
+
+    def note(self, kind: str, state: str | None = None, **details: Any) -> None:
+        """Append a timeline entry (kind, state, time, details)."""
+        entry: dict[str, Any] = {"kind": kind, "state": state, "time": workflow.now().isoformat()}
+        if details:
+            entry["details"] = details
+        self.timeline.append(entry)
+        if len(self.timeline) > TIMELINE_KEEP * 2:
+            drop = len(self.timeline) - TIMELINE_KEEP
+            del self.timeline[:drop]
+            self.reported = max(self.reported - drop, 0)
+
+    def enter(self, state: str) -> None:
+        self.current = [state]
+        if not self.visited or self.visited[-1] != state:
+            self.visited.append(state)
+            if len(self.visited) > TIMELINE_KEEP:
+                del self.visited[: len(self.visited) - TIMELINE_KEEP]
+        self.note("state", state)
+
+    def next_dedupe_key(self, what: str) -> str:
+        """A key stable across replays and retries: first run id + a carried sequence."""
+        self.emit_seq += 1
+        return f"{workflow.info().first_execution_run_id}:{what}:{self.emit_seq}"
+
+    def next_wait_id(self, state: str) -> str:
+        self.wait_seq += 1
+        return f"{state}:{self.wait_seq}"
+
+    async def report(
+        self, status: str, *, output: Any = None, error: dict[str, Any] | None = None
+    ) -> None:
+        """Send status + new timeline entries to the Postgres mirror (a local activity: cheap)."""
+        self.status = status
+        fresh = self.timeline[self.reported :]
+        self.reported = len(self.timeline)
+        await workflow.execute_local_activity(
+            ACT_INSTANCE_CHANGED,
+            InstanceChanged(
+                instance_id=self.inp.instance_id,
+                status=status,
+                current_states=list(self.current),
+                output=output,
+                error=error,
+                timeline=fresh,
+                visited_states=list(self.visited),
+            ),
+            start_to_close_timeout=REPORT_TIMEOUT,
+            retry_policy=ENGINE_RETRY,
+        )
+
+    async def activity(
+        self,
+        name: str,
+        arg: Any,
+        *,
+        queue: str = QUEUE_ENGINE,
+        timeout: float | None = None,
+        result_type: type | None = None,
+    ) -> Any:
+        """Run one activity with the engine's infrastructure retry policy."""
+        return await workflow.execute_activity(
+            name,
+            arg,
+            task_queue=task_queue(queue),
+            start_to_close_timeout=_timeout(timeout),
+            retry_policy=ENGINE_RETRY,
+            result_type=result_type,
+        )
+
+    async def settle(self) -> None:
+        """Let fire-and-forget invocations finish (their errors are ignored, per the spec)."""
+        while self.background:
+            pending, self.background = self.background, []
+            await asyncio.gather(*pending, return_exceptions=True)
+
+    def snapshot(self) -> dict[str, Any]:
+        return {
+            "status": self.status,
+            "current_states": list(self.current),
+            "data": self.data,
+            "visited_states": list(self.visited),
+            "timeline": list(self.timeline),
+        }
+
+    def carry(self) -> dict[str, Any]:
+        """What continue-as-new hands to the next run."""
+        return {
+            "timeline": self.timeline[-TIMELINE_KEEP:],
+            "visited": self.visited[-TIMELINE_KEEP:],
+            "correlation": dict(self.correlation),
+            "compensation": list(self.compensation),
+            "emit_seq": self.emit_seq,
+            "wait_seq": self.wait_seq,
+            "events": list(self.events),
+            "tasks": {k: vars(v) for k, v in self.tasks.items()},
+        }
+
+    def restore(self, carry: dict[str, Any]) -> None:
+        self.timeline = list(carry.get("timeline") or [])
+        self.reported = len(self.timeline)
+        self.visited = list(carry.get("visited") or [])
+        self.correlation = dict(carry.get("correlation") or {})
+        self.compensation = list(carry.get("compensation") or [])
+        self.emit_seq = int(carry.get("emit_seq") or 0)
+        self.wait_seq = int(carry.get("wait_seq") or 0)
+        self.events[:0] = list(carry.get("events") or [])
+        for task_id, sig in (carry.get("tasks") or {}).items():
+            self.tasks.setdefault(task_id, TaskSignal(**sig))
