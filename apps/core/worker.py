@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from importlib import import_module
+from typing import Any
 
 from django.conf import settings
 from temporalio.client import Client
@@ -29,6 +30,7 @@ WORKER_MODULES = ("apps.workflows.worker", "apps.tasks.worker", "apps.forms.work
 class QueueRegistration:
     workflows: list = field(default_factory=list)
     activities: list = field(default_factory=list)
+    workflow_runner: Any = None  # a sandbox runner of the app's choosing (None: SDK default)
 
 
 class Registry:
@@ -37,8 +39,17 @@ class Registry:
     def __init__(self) -> None:
         self.queues: dict[str, QueueRegistration] = {}
 
-    def add(self, queue: str, *, workflows: Iterable = (), activities: Iterable = ()) -> None:
+    def add(
+        self,
+        queue: str,
+        *,
+        workflows: Iterable = (),
+        activities: Iterable = (),
+        workflow_runner: Any = None,
+    ) -> None:
         reg = self.queues.setdefault(queue, QueueRegistration())
+        if workflow_runner is not None:
+            reg.workflow_runner = workflow_runner
         reg.workflows.extend(w for w in workflows if w not in reg.workflows)
         reg.activities.extend(a for a in activities if a not in reg.activities)
 
@@ -82,6 +93,7 @@ def build_workers(
                 activities=reg.activities,
                 activity_executor=executor if reg.activities else None,
                 max_concurrent_activities=max_activity_threads,
+                **({"workflow_runner": reg.workflow_runner} if reg.workflow_runner else {}),
             )
         )
     return workers

@@ -72,10 +72,15 @@ def test_unhandled_error_fails_with_type_message_and_state(engine):
     error = engine.failure_of(started)
     # then the failure carries {type, message, state}
     assert error.type == "409"
-    assert error.details[0] == {"type": "409", "message": "provision failed", "state": "Provision"}
+    assert error.details[0] == {
+        "type": "409",
+        "message": "provision failed",
+        "state": "Provision",
+        "data": {"order": {"id": "dup"}},  # what the state was entered with: retry resumes there
+    }
     final = engine.recorder.changes[started.instance_id][-1]
     assert final.status == "failed"
-    assert final.error == {"type": "409", "message": "provision failed", "state": "Provision"}
+    assert final.error == error.details[0]
 
 
 def test_expression_error_is_an_error_of_the_state(engine):

@@ -94,6 +94,7 @@ class Run:
     compensation: list[str] = field(default_factory=list)  # completed states with compensatedBy
     emit_seq: int = 0
     wait_seq: int = 0
+    seq: int = 0
     status: str = "running"
     data: Any = None
     # `invoke: async` activities: the flow does not wait for them, but the execution must
@@ -106,7 +107,14 @@ class Run:
 
     def note(self, kind: str, state: str | None = None, **details: Any) -> None:
         """Append a timeline entry (kind, state, time, details)."""
-        entry: dict[str, Any] = {"kind": kind, "state": state, "time": workflow.now().isoformat()}
+        # seq numbers entries across retries and continue-as-new, so the mirror stores each once.
+        self.seq += 1
+        entry: dict[str, Any] = {
+            "kind": kind,
+            "state": state,
+            "time": workflow.now().isoformat(),
+            "seq": self.seq,
+        }
         if details:
             entry["details"] = details
         self.timeline.append(entry)
@@ -197,6 +205,7 @@ class Run:
             "compensation": list(self.compensation),
             "emit_seq": self.emit_seq,
             "wait_seq": self.wait_seq,
+            "seq": self.seq,
             "events": list(self.events),
             "tasks": {k: vars(v) for k, v in self.tasks.items()},
         }
@@ -208,6 +217,7 @@ class Run:
         self.correlation = dict(carry.get("correlation") or {})
         self.compensation = list(carry.get("compensation") or [])
         self.emit_seq = int(carry.get("emit_seq") or 0)
+        self.seq = int(carry.get("seq") or 0)
         self.wait_seq = int(carry.get("wait_seq") or 0)
         self.events[:0] = list(carry.get("events") or [])
         for task_id, sig in (carry.get("tasks") or {}).items():

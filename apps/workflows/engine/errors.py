@@ -52,12 +52,17 @@ class WorkflowError(Exception):
     message: str
     body: Any = None
     state: str | None = None
+    # The data the failed state was entered with: an operator's retry resumes from it.
+    state_data: Any = None
 
     def __str__(self) -> str:
         return f"{self.code}: {self.message}"
 
     def as_detail(self) -> dict[str, Any]:
-        return {"type": self.code, "message": self.message, "state": self.state}
+        detail = {"type": self.code, "message": self.message, "state": self.state}
+        if self.state_data is not None:
+            detail["data"] = self.state_data
+        return detail
 
 
 def from_exception(exc: BaseException) -> WorkflowError:

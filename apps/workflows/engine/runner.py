@@ -245,7 +245,8 @@ class Interpretation:
             outcome = await limit(step, limit_s, f"state '{state.name}'")
             output = state_output(run.ev, state.state_data_filter, box.data)
         except WorkflowError as err:
-            err.state = err.state or state.name
+            if err.state is None:
+                err.state, err.state_data = state.name, data
             found = find_handler(run.workflow, state.on_errors, err)
             run.note("error", state.name, code=err.code, message=err.message, handled=bool(found))
             if found is None:

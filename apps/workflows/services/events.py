@@ -183,7 +183,14 @@ def register_wait(wait: EventWait) -> None:
                 wait_id=wait.wait_id,
                 event_type=spec["type"],
                 source=spec.get("source") or "",
-                correlation=spec.get("correlation") or [],
+                correlation=[
+                    {
+                        "name": rule.get("contextAttributeName") or rule.get("name"),
+                        "value": rule.get("contextAttributeValue", rule.get("value")),
+                    }
+                    for rule in spec.get("correlation") or []
+                    if isinstance(rule, dict)
+                ],
             )
         )
     EventWaitRow.objects.bulk_create(rows, ignore_conflicts=True)

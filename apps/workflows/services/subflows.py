@@ -23,6 +23,21 @@ SUBFLOW_NAMESPACE = uuid.UUID("0c5f3a52-3f44-4f43-8a8e-7d2f3d5b9e61")
 def resolve_subflow(request: SubflowRequest, *, attempt_key: str) -> SubflowResolved:
     """Create (once per activity attempt key) the child's row; the engine starts its workflow."""
     definition = resolve_definition(request.workflow_id, request.version or None)
+    if request.purpose == "continue_as":
+        # The same instance goes on as another definition (end.continueAs): no child row.
+        instance = WorkflowInstance.objects.filter(pk=request.parent_instance_id).first()
+        if instance is not None:
+            record_instance_event(
+                instance, "continued_as", workflow=definition.key, version=definition.version
+            )
+        return SubflowResolved(
+            instance_id=request.parent_instance_id,
+            definition=definition.document,
+            definition_key=definition.key,
+            version=definition.version,
+            envs=resolve_envs(definition.document),
+            secrets=resolve_secrets(definition.document),
+        )
     parent = WorkflowInstance.objects.filter(pk=request.parent_instance_id).first()
     # The same activity retried must not create a second child: derive the id from its key.
     child_id = uuid.uuid5(SUBFLOW_NAMESPACE, f"{request.parent_instance_id}:{attempt_key}")
@@ -38,7 +53,7 @@ def resolve_subflow(request: SubflowRequest, *, attempt_key: str) -> SubflowReso
         },
     )
     if created:
-        record_instance_event(child, "started", details_parent=request.parent_instance_id)
+        record_instance_event(child, "started", parent=request.parent_instance_id)
     return SubflowResolved(
         instance_id=str(child.id),
         definition=definition.document,
