@@ -19,9 +19,9 @@ def test_query_returns_the_field_of_data(call, base_url, state):
     # When it is called with an id and a selection set
     result = call(function, {"id": 42}, selection_set="{ id, name }")
 
-    # Then the document inlines the argument and the result is data.pet
+    # Then the document inlines the argument and the result is {"pet": ...} as in the spec
     assert state.graphql_queries == ["query { pet(id: 42) { id, name } }"]
-    assert result == {"id": 42, "name": "Snuffles"}
+    assert result == {"pet": {"id": 42, "name": "Snuffles"}}
 
 
 def test_mutation_encodes_an_input_object_as_a_graphql_literal(call, base_url, state):
@@ -37,14 +37,14 @@ def test_mutation_encodes_an_input_object_as_a_graphql_literal(call, base_url, s
         'mutation { createPet(pet: {id: 43, name: "Sada \\"haru\\"", favoriteTreatId: 9001, '
         "kind: DOG}) { id name } }"
     ]
-    assert result == {"id": 43, "name": 'Sada "haru"'}
+    assert result == {"createPet": {"id": 43, "name": 'Sada "haru"'}}
 
 
 def test_query_without_arguments_or_selection(call, base_url, state):
     result = call(graphql(base_url, "query", "pets"), {})
 
     assert state.graphql_queries == ["query { pets }"]
-    assert result == [{"id": 1}, {"id": 2}]
+    assert result == {"pets": [{"id": 1}, {"id": 2}]}
 
 
 def test_graphql_errors_fail_with_graphql_error_and_the_messages(call_error, base_url):

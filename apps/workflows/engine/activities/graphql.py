@@ -8,7 +8,8 @@ value is written `{"$enum": "ACTIVE"}` (a plain string would be quoted). For exa
 arguments `{"id": 42, "pet": {"name": "Rex"}}` and selectionSet `{ id name }` on `query#pet`
 give `query { pet(id: 42, pet: {name: "Rex"}) { id name } }`, POSTed as JSON `{"query": ...}`.
 
-Result: `data.<field>`. A response with `errors` fails with code GraphQLError (body: the
+Result: the response's `data` object, keyed by the field (`{"pet": {...}}`), exactly as the
+spec's query and mutation examples show it. A response with `errors` fails with code GraphQLError (body: the
 errors); an HTTP failure without GraphQL errors fails with the HTTP status as code.
 """
 
@@ -109,7 +110,7 @@ async def call_graphql(
     selection_set: str | None,
     auth: Authenticator | None,
 ) -> Any:
-    """POST the document and return `data.<field>`."""
+    """POST the document and return the response's `data` ({field: ...})."""
     url, kind, field = parse_operation(function.get("operation"))
     if not isinstance(arguments, dict):
         raise FunctionError(ErrorCode.INVALID_ARGUMENTS, "GraphQL arguments must be an object.")
@@ -141,4 +142,4 @@ async def call_graphql(
             f"{label}: {safe_url(url)} answered without a 'data' object.",
             body,
         )
-    return data.get(field)
+    return {field: data.get(field)}
