@@ -6,15 +6,22 @@ the workflows app does not import it at module load (no import cycle).
 
 from __future__ import annotations
 
+from functools import lru_cache
 from importlib import import_module
+
+
+@lru_cache(maxsize=1)
+def _cancel_tasks():
+    # Looked up once: every instance end passes here, and a failed import is not cached.
+    try:
+        services = import_module("apps.tasks.services")
+    except ModuleNotFoundError:
+        return None  # the tasks app has no service layer yet (it comes with the user-task issue)
+    return getattr(services, "do_cancel_tasks_of_instance", None)
 
 
 def instance_closed(instance, *, user=None) -> None:
     """An instance ended (any way): its open user tasks are cancelled with it."""
-    try:
-        services = import_module("apps.tasks.services")
-    except ModuleNotFoundError:
-        return  # the tasks app has no service layer yet (it arrives with the user-task issue)
-    cancel = getattr(services, "do_cancel_tasks_of_instance", None)
+    cancel = _cancel_tasks()
     if cancel is not None:
         cancel(instance, user=user)

@@ -66,7 +66,11 @@ def test_an_instance_runs_to_completion_and_shows_its_output(api):
     timeline = api.get(f"/api/v1/instances/{instance.id}/timeline").json()
     assert timeline[0]["kind"] == "started"
     assert any(e["state"] == "Greet" for e in timeline)
+    assert "Action greetFn returned Hello Ada" in [e["text"] for e in timeline]
     assert all(e["text"] for e in timeline)
+    assert [e["seq"] for e in timeline if e["seq"]] == sorted(
+        e["seq"] for e in timeline if e["seq"]
+    )
 
 
 def test_the_same_idempotency_key_starts_one_instance(api):
@@ -259,6 +263,8 @@ def test_a_failed_instance_is_retried_from_the_failed_state(api, flaky_service):
     assert failed.status == "failed"
     assert failed.error["state"] == "Notify"
     assert "503" in json.dumps(failed.error)
+    texts = [e["text"] for e in api.get(f"/api/v1/instances/{instance_id}/timeline").json()]
+    assert any(t.startswith("Action notify failed with 503") for t in texts), texts
 
     _FlakyService.healthy = True
     retried = api.post(f"/api/v1/instances/{instance_id}/retry")

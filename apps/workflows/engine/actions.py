@@ -10,6 +10,7 @@ of this same interpreter.
 from __future__ import annotations
 
 import asyncio
+import json
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -244,7 +245,9 @@ async def invoke_with_retries(run: Run, scope: Scope, action: Action, data: Any)
     while True:
         try:
             step = _invoke(run, scope, action, data, timeout)
-            return await limit(step, timeout, f"action '{action.label}'")
+            result = await limit(step, timeout, f"action '{action.label}'")
+            run.note("action", scope.name, action=action.label, result=_summary(result))
+            return result
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # noqa: BLE001 - every failure becomes a WorkflowError
@@ -259,6 +262,14 @@ async def invoke_with_retries(run: Run, scope: Scope, action: Action, data: Any)
             )
             limit_attempts = errors.max_attempts(strategy) if strategy else 1
             if strategy is None or (limit_attempts is not None and attempt >= limit_attempts):
+                run.note(
+                    "action_failed",
+                    scope.name,
+                    action=action.label,
+                    error=err.code,
+                    message=err.message,
+                    attempts=attempt,
+                )
                 raise err from None
             delay = errors.next_delay(strategy, delay, workflow.random())
             run.note(
@@ -271,6 +282,15 @@ async def invoke_with_retries(run: Run, scope: Scope, action: Action, data: Any)
             )
             await workflow.sleep(delay)
             attempt += 1
+
+
+SUMMARY_CHARS = 300
+
+
+def _summary(result: Any) -> Any:
+    """A result as the timeline shows it: small values as they are, big ones cut short."""
+    text = json.dumps(result, ensure_ascii=False, default=str)
+    return result if len(text) <= SUMMARY_CHARS else text[:SUMMARY_CHARS] + "…"
 
 
 async def perform(run: Run, scope: Scope, action: Action, data: Any) -> tuple[bool, Any]:
