@@ -9,8 +9,9 @@ arguments `{"id": 42, "pet": {"name": "Rex"}}` and selectionSet `{ id name }` on
 give `query { pet(id: 42, pet: {name: "Rex"}) { id name } }`, POSTed as JSON `{"query": ...}`.
 
 Result: the response's `data` object, keyed by the field (`{"pet": {...}}`), exactly as the
-spec's query and mutation examples show it. A response with `errors` fails with code GraphQLError (body: the
-errors); an HTTP failure without GraphQL errors fails with the HTTP status as code.
+spec's query and mutation examples show it. A response with `errors` fails with code
+GraphQLError (body: the errors); an HTTP failure without GraphQL errors fails with the HTTP
+status as code.
 """
 
 from __future__ import annotations
