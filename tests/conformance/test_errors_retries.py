@@ -572,9 +572,11 @@ def test_foreach_iteration_error_is_handled_by_the_state(run):
 
 @pytest.mark.xfail(
     reason=(
-        "retries given as a URI pass validation but the interpreter fails: InvalidDefinition "
-        "'expected a list, got str'; spec: retries 'can be either an in-line retry definition "
-        "array, or an URI reference'"
+        "the validator accepts retries given as a URI but the interpreter fails the instance: "
+        "InvalidDefinition 'retries refers to <url>; resources given by URI must be inlined in "
+        "the definition before it runs' (nothing on the run_workflow path inlines it); spec: "
+        "retries 'can be either an in-line retry definition array, or an URI reference to a "
+        "resource containing an array of retry definition'"
     ),
     strict=True,
 )

@@ -16,15 +16,6 @@ def graphql_fn(rest, name: str, kind: str, field: str, reply: dict) -> tuple[dic
     return function, path
 
 
-@pytest.mark.xfail(
-    reason=(
-        "GraphQL results are unwrapped: the engine returns data.<field> ({'id': 42, 'name': "
-        "'Snuffles', ...} merged at the top level) where the spec's examples return the data "
-        "object keyed by the field: 'Which would return the following result: {'pet': {'id': "
-        "42, ...}}'"
-    ),
-    strict=True,
-)
 def test_graphql_query_result(run, rest):
     # "Invoking a GraphQL Query": functionRef {"refName": "getOnePet", "arguments": {"id": 42},
     # "selectionSet": "{ id, name, favoriteTreat { id } }"} -- "Which would return the
@@ -47,15 +38,6 @@ def test_graphql_query_result(run, rest):
     assert output == {"pet": PET}
 
 
-@pytest.mark.xfail(
-    reason=(
-        "GraphQL results are unwrapped: the engine returns data.<field> ({'id': 42, 'name': "
-        "'Snuffles', ...} merged at the top level) where the spec's examples return the data "
-        "object keyed by the field: 'Which would return the following result: {'pet': {'id': "
-        "42, ...}}'"
-    ),
-    strict=True,
-)
 def test_graphql_mutation_result(run, rest):
     # "Invoking a GraphQL Mutation": createPet with "arguments": {"pet": {...}} -- "creating
     # the object and returning the following data: {"pet": {"id": 43, "name": "Sadaharu",

@@ -51,10 +51,13 @@ def test_metadata_does_not_affect_execution(run):
 
 
 @pytest.mark.xfail(
-    reason="the interpreter (and manage.py run_workflow) ignores dataInputSchema: an input "
-    "violating the schema runs to {'age': 'not a number', 'ran': True}; only the platform's "
-    "start service (do_start_instance) validates. Spec: 'This check should be done before "
-    "any states are executed' (failOnValidationErrors defaults to true)",
+    reason=(
+        "dataInputSchema given by URI (the spec's form) is not checked by the interpreter or "
+        "manage.py run_workflow: an input violating it runs to {'age': 'not a number', 'ran': "
+        "True} (only an inline schema object, or the platform's start service, validates); "
+        "spec: 'This check should be done before any states are executed' "
+        "(failOnValidationErrors defaults to true)"
+    ),
     strict=True,
 )
 def test_data_input_schema_rejects_invalid_input(run, rest):
@@ -399,10 +402,11 @@ def test_transition_produces_several_events_in_order(run, transactional_db, last
 
 @pytest.mark.xfail(
     reason=(
-        "functions given as a URI (string) pass validation but the interpreter fails: "
-        "InvalidDefinition 'expected a list, got str' (nothing inlines the resource on this "
-        "path); spec: functions 'can be either an in-line function definition array, or an URI "
-        "reference'"
+        "the validator accepts functions given as a URI but the interpreter fails the instance: "
+        "InvalidDefinition 'functions refers to <url>; resources given by URI must be inlined "
+        "in the definition before it runs' (nothing on the run_workflow path inlines it); spec: "
+        "functions 'can be either an in-line function definition array, or an URI reference to "
+        "a resource containing an array of functions definition'"
     ),
     strict=True,
 )
@@ -417,9 +421,11 @@ def test_functions_by_uri(run, rest):
 
 @pytest.mark.xfail(
     reason=(
-        "constants given as a URI are not loaded: $CONST is empty, output {'min': None} instead "
-        "of {'min': 18}; spec: constants 'If string type, it is an URI pointing to a JSON or "
-        "YAML document which contains an object of global definitions'"
+        "the validator accepts constants given as a URI but the interpreter fails the instance: "
+        "InvalidDefinition 'constants refers to <url>; resources given by URI must be inlined "
+        "in the definition before it runs' (nothing on the run_workflow path inlines it); spec: "
+        "constants 'If string type, it is an URI pointing to a JSON or YAML document which "
+        "contains an object of global definitions'; expected {'min': 18}"
     ),
     strict=True,
 )
@@ -466,9 +472,11 @@ def test_keep_active_ends_on_a_terminate_end(run):
 
 @pytest.mark.xfail(
     reason=(
-        "events given as a URI pass validation but the interpreter fails: InvalidDefinition "
-        "'expected a list, got str'; spec: events 'can be either an in-line event definition "
-        "array, or an URI reference'"
+        "the validator accepts events given as a URI but the interpreter fails the instance: "
+        "InvalidDefinition 'events refers to <url>; resources given by URI must be inlined in "
+        "the definition before it runs' (nothing on the run_workflow path inlines it); spec: "
+        "events 'can be either an in-line event definition array, or an URI reference to a "
+        "resource containing an array of event definition'"
     ),
     strict=True,
 )
