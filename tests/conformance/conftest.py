@@ -76,6 +76,14 @@ class Runner:
         from temporalio.client import WorkflowFailureError
 
         document = prepare(definition, validate=validate)
+        # As a start does: the input is checked against dataInputSchema before any state.
+        from apps.core.errors import ServiceError
+        from apps.workflows.services.instances import validate_input
+
+        try:
+            validate_input(document, data)
+        except ServiceError as exc:
+            raise WorkflowFailed({"type": exc.code, "message": exc.message}, exc.code) from None
         instance_id = str(uuid.uuid4())
         params = InterpreterInput(
             instance_id=instance_id,
@@ -158,7 +166,10 @@ def prepare(definition: dict, *, validate: bool = True) -> dict:
             problems = "; ".join(f"{i.get('path')}: {i['message']}" for i in checked.errors)
             raise AssertionError(f"the validator refuses the definition: {problems}")
         document = checked.document
-    return document
+    # As a start does: parts given by URI are fetched and inlined before the run.
+    from apps.workflows.services.resources import inline_resources
+
+    return inline_resources(document)
 
 
 @pytest.fixture(scope="session")

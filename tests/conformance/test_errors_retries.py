@@ -570,16 +570,6 @@ def test_foreach_iteration_error_is_handled_by_the_state(run):
     assert run(definition, {"codes": ["E1"]}) == {"codes": ["E1"], "handled": True}
 
 
-@pytest.mark.xfail(
-    reason=(
-        "the validator accepts retries given as a URI but the interpreter fails the instance: "
-        "InvalidDefinition 'retries refers to <url>; resources given by URI must be inlined in "
-        "the definition before it runs' (nothing on the run_workflow path inlines it); spec: "
-        "retries 'can be either an in-line retry definition array, or an URI reference to a "
-        "resource containing an array of retry definition'"
-    ),
-    strict=True,
-)
 def test_retries_by_uri(run, rest):
     # "The `retries` property can be either an in-line retry definition array, or an URI
     # reference to a resource containing an array of retry definition."

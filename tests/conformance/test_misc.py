@@ -50,16 +50,6 @@ def test_metadata_does_not_affect_execution(run):
     assert run(definition, {}) == {"a": 1}
 
 
-@pytest.mark.xfail(
-    reason=(
-        "dataInputSchema given by URI (the spec's form) is not checked by the interpreter or "
-        "manage.py run_workflow: an input violating it runs to {'age': 'not a number', 'ran': "
-        "True} (only an inline schema object, or the platform's start service, validates); "
-        "spec: 'This check should be done before any states are executed' "
-        "(failOnValidationErrors defaults to true)"
-    ),
-    strict=True,
-)
 def test_data_input_schema_rejects_invalid_input(run, rest):
     # "The `dataInputSchema` property can be used to validate the workflow data input against a
     # defined JSON Schema. This check should be done before any states are executed."
@@ -400,16 +390,6 @@ def test_transition_produces_several_events_in_order(run, transactional_db, last
     assert sorted((r.event_type, r.data) for r in rows) == [("org.first", 1), ("org.second", 2)]
 
 
-@pytest.mark.xfail(
-    reason=(
-        "the validator accepts functions given as a URI but the interpreter fails the instance: "
-        "InvalidDefinition 'functions refers to <url>; resources given by URI must be inlined "
-        "in the definition before it runs' (nothing on the run_workflow path inlines it); spec: "
-        "functions 'can be either an in-line function definition array, or an URI reference to "
-        "a resource containing an array of functions definition'"
-    ),
-    strict=True,
-)
 def test_functions_by_uri(run, rest):
     # "The `functions` property can be either an in-line function definition array, or an URI
     # reference to a resource containing an array of functions definition."
@@ -419,16 +399,6 @@ def test_functions_by_uri(run, rest):
     assert run(definition, {}) == {"called": True}
 
 
-@pytest.mark.xfail(
-    reason=(
-        "the validator accepts constants given as a URI but the interpreter fails the instance: "
-        "InvalidDefinition 'constants refers to <url>; resources given by URI must be inlined "
-        "in the definition before it runs' (nothing on the run_workflow path inlines it); spec: "
-        "constants 'If string type, it is an URI pointing to a JSON or YAML document which "
-        "contains an object of global definitions'; expected {'min': 18}"
-    ),
-    strict=True,
-)
 def test_constants_by_uri(run, rest):
     # constants: "If `string` type, it is an URI pointing to a JSON or YAML document which
     # contains an object of global definitions"
@@ -470,16 +440,6 @@ def test_keep_active_ends_on_a_terminate_end(run):
     assert time.monotonic() - begin < 5
 
 
-@pytest.mark.xfail(
-    reason=(
-        "the validator accepts events given as a URI but the interpreter fails the instance: "
-        "InvalidDefinition 'events refers to <url>; resources given by URI must be inlined in "
-        "the definition before it runs' (nothing on the run_workflow path inlines it); spec: "
-        "events 'can be either an in-line event definition array, or an URI reference to a "
-        "resource containing an array of event definition'"
-    ),
-    strict=True,
-)
 def test_events_by_uri(run, rest):
     # "The `events` property can be either an in-line event definition array, or an URI
     # reference to a resource containing an array of event definition."

@@ -3,14 +3,10 @@
 from __future__ import annotations
 
 import os
-import time
 import uuid
 from typing import Any
-from urllib.parse import unquote, urlsplit
 
-import httpx
 import jsonschema
-import yaml
 from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
@@ -33,6 +29,7 @@ from apps.workflows.models import (
     WorkflowDefinition,
     WorkflowInstance,
 )
+from apps.workflows.services.resources import inline_resources, load_document
 from apps.workflows.services.secrets import resolve_secrets
 
 CLOSED = {
@@ -77,35 +74,14 @@ def resolve_definition(key: str, version: str | None = None) -> WorkflowDefiniti
     return definition
 
 
-_SCHEMA_CACHE: dict[str, tuple[float, dict]] = {}
-SCHEMA_CACHE_SECONDS = 300
-
-
 def load_input_schema(uri: str) -> dict[str, Any]:
-    """Fetch the JSON schema a `dataInputSchema` URI names (http(s) or file://), cached."""
-    cached = _SCHEMA_CACHE.get(uri)
-    if cached and time.monotonic() - cached[0] < SCHEMA_CACHE_SECONDS:
-        return cached[1]
-    parts = urlsplit(uri)
-    try:
-        if parts.scheme in {"http", "https"}:
-            response = httpx.get(uri, timeout=5.0, follow_redirects=True)
-            response.raise_for_status()
-            text = response.text
-        elif parts.scheme == "file":
-            with open(unquote(parts.path), encoding="utf-8") as fh:
-                text = fh.read(1024 * 1024)
-        else:
-            raise ValueError("use an http(s):// or file:// URI")
-        schema = yaml.safe_load(text)
-        if not isinstance(schema, dict):
-            raise ValueError("the document is not a JSON schema object")
-    except (OSError, ValueError, httpx.HTTPError, yaml.YAMLError) as exc:
+    """The JSON schema a `dataInputSchema` URI names (http(s) or file://, cached)."""
+    schema = load_document(uri, what="dataInputSchema")
+    if not isinstance(schema, dict):
         raise ServiceError(
-            f"The definition's dataInputSchema {uri!r} could not be loaded: {exc}",
+            f"The definition's dataInputSchema {uri!r} is not a JSON schema object.",
             code=WorkflowErrorCode.INPUT_INVALID,
-        ) from None
-    _SCHEMA_CACHE[uri] = (time.monotonic(), schema)
+        )
     return schema
 
 
@@ -162,7 +138,7 @@ def record_instance_event(
 
 
 def _interpreter_input(instance: WorkflowInstance, **extra: Any) -> InterpreterInput:
-    document = instance.definition.document
+    document = inline_resources(instance.definition.document)
     return InterpreterInput(
         instance_id=str(instance.id),
         definition=document,

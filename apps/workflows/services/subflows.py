@@ -14,6 +14,7 @@ from apps.workflows.services.instances import (
     resolve_envs,
     workflow_id_for,
 )
+from apps.workflows.services.resources import inline_resources
 from apps.workflows.services.secrets import resolve_secrets
 
 SUBFLOW_NAMESPACE = uuid.UUID("0c5f3a52-3f44-4f43-8a8e-7d2f3d5b9e61")
@@ -23,6 +24,7 @@ SUBFLOW_NAMESPACE = uuid.UUID("0c5f3a52-3f44-4f43-8a8e-7d2f3d5b9e61")
 def resolve_subflow(request: SubflowRequest, *, attempt_key: str) -> SubflowResolved:
     """Create (once per activity attempt key) the child's row; the engine starts its workflow."""
     definition = resolve_definition(request.workflow_id, request.version or None)
+    document = inline_resources(definition.document)
     if request.purpose == "continue_as":
         # The same instance goes on as another definition (end.continueAs): no child row.
         instance = WorkflowInstance.objects.filter(pk=request.parent_instance_id).first()
@@ -32,11 +34,11 @@ def resolve_subflow(request: SubflowRequest, *, attempt_key: str) -> SubflowReso
             )
         return SubflowResolved(
             instance_id=request.parent_instance_id,
-            definition=definition.document,
+            definition=document,
             definition_key=definition.key,
             version=definition.version,
-            envs=resolve_envs(definition.document),
-            secrets=resolve_secrets(definition.document),
+            envs=resolve_envs(document),
+            secrets=resolve_secrets(document),
         )
     parent = WorkflowInstance.objects.filter(pk=request.parent_instance_id).first()
     # The same activity retried must not create a second child: derive the id from its key.
@@ -56,9 +58,9 @@ def resolve_subflow(request: SubflowRequest, *, attempt_key: str) -> SubflowReso
         record_instance_event(child, "started", parent=request.parent_instance_id)
     return SubflowResolved(
         instance_id=str(child.id),
-        definition=definition.document,
+        definition=document,
         definition_key=definition.key,
         version=definition.version,
-        envs=resolve_envs(definition.document),
-        secrets=resolve_secrets(definition.document),
+        envs=resolve_envs(document),
+        secrets=resolve_secrets(document),
     )

@@ -44,9 +44,18 @@ class Command(BaseCommand):
             help="a CloudEvent (JSON) to send to the instance once started",
         )
 
-    def handle(self, *args, file, input, timeout, ephemeral, event, **options):
+    def handle(self, *args, **options):
+        from apps.core.errors import ServiceError
+
+        try:
+            self._handle(**options)
+        except ServiceError as exc:
+            raise CommandError(exc.message) from None
+
+    def _handle(self, *, file, input, timeout, ephemeral, event, **options):
         from apps.workflows.services.definitions import check_source
-        from apps.workflows.services.instances import resolve_envs
+        from apps.workflows.services.instances import resolve_envs, validate_input
+        from apps.workflows.services.resources import inline_resources
         from apps.workflows.services.secrets import resolve_secrets
 
         text = sys.stdin.read() if file == "-" else self._read(file)
@@ -57,14 +66,16 @@ class Command(BaseCommand):
             raise CommandError(f"the definition has {len(checked.errors)} error(s)")
         data = self._input(input)
         events = [json.loads(e) for e in event]
+        document = inline_resources(checked.document)
+        validate_input(document, data)
         params = InterpreterInput(
             instance_id=str(uuid.uuid4()),
-            definition=checked.document,
+            definition=document,
             definition_key=checked.key or "adhoc",
             version=checked.version or "0",
             input=data,
-            envs=resolve_envs(checked.document),
-            secrets=resolve_secrets(checked.document),
+            envs=resolve_envs(document),
+            secrets=resolve_secrets(document),
         )
         try:
             output = asyncio.run(self._run(params, timeout, ephemeral, events))
