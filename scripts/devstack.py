@@ -393,7 +393,9 @@ def main() -> int:
     def on_signal(signum, frame):  # noqa: ARG001
         raise KeyboardInterrupt
 
+    # Both explicitly: a shell that starts this in the background leaves SIGINT ignored.
     signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
     try:
         if args.command == "run":
             return cmd_run(stack, args.port)
