@@ -3,45 +3,11 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
-from typing import Any
 
 import pytest
 
 from apps.workflows.dsl.validation import ERROR, WARNING, ValidationIssue, validate
-
-
-def _set(path: list, value: Any) -> Callable[[dict], None]:
-    def mutate(doc: dict) -> None:
-        target = doc
-        for key in path[:-1]:
-            target = target[key]
-        target[path[-1]] = value
-
-    return mutate
-
-
-def _drop(path: list) -> Callable[[dict], None]:
-    def mutate(doc: dict) -> None:
-        target = doc
-        for key in path[:-1]:
-            target = target[key]
-        del target[path[-1]]
-
-    return mutate
-
-
-def _add_state(state: dict) -> Callable[[dict], None]:
-    return lambda doc: doc["states"].append(state)
-
-
-def _both(*mutations: Callable[[dict], None]) -> Callable[[dict], None]:
-    def mutate(doc: dict) -> None:
-        for mutation in mutations:
-            mutation(doc)
-
-    return mutate
-
+from tests.dsl.mutations import _drop, _set
 
 USERTASK = ["states", 2]
 CORPUS = [
