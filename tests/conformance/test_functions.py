@@ -169,16 +169,6 @@ def test_rest_openapi_operation_with_query_parameters(run, rest):
     assert only.method == "GET" and "petId=7" in only.path
 
 
-@pytest.mark.xfail(
-    reason=(
-        "the OpenAPI document named by the operation is fetched without the authRef credentials "
-        "(no Authorization header; activities/openapi.load_document takes no auth) -- xflow "
-        "applies auth to the invocation only; spec (Auth Definition): auth 'is not used as "
-        "authentication information for the function invocation, but just to access the "
-        "resource containing the function invocation information'"
-    ),
-    strict=True,
-)
 def test_auth_ref_is_used_to_access_the_operation_resource(run, rest):
     # Auth Definition: "Auth definitions can be used to define authentication information that
     # should be applied to resources defined in the operation property of function

@@ -84,8 +84,12 @@ def _document_location(uri: str) -> tuple[str, str]:
     return "file", str(path.resolve())
 
 
-async def load_document(client: httpx.AsyncClient, uri: str) -> dict[str, Any]:
-    """The parsed OpenAPI/Swagger document at `uri`, from the cache while fresh."""
+async def load_document(client: httpx.AsyncClient, uri: str, auth: Any = None) -> dict[str, Any]:
+    """The parsed OpenAPI/Swagger document at `uri`, from the cache while fresh.
+
+    Spec (Auth Definition): a function's authRef is what gives access to "the resource
+    containing the function invocation information", so it is sent for the document too.
+    """
     kind, location = _document_location(uri)
     cached = _documents.get(location)
     if cached and cached[1] > time.monotonic():
@@ -95,7 +99,7 @@ async def load_document(client: httpx.AsyncClient, uri: str) -> dict[str, Any]:
             "GET", location, headers={"Accept": "application/json, application/yaml;q=0.9, */*"}
         )
         try:
-            response = await http.send(client, request)
+            response = await http.send(client, request, auth=auth)
         except FunctionError as exc:
             if exc.code != ErrorCode.INVALID_RESPONSE:
                 raise

@@ -61,7 +61,7 @@ async def call_rest(
         op = inline_operation(operation)
     elif isinstance(operation, str) and operation:
         uri, operation_id = split_operation(operation)
-        document = await load_document(client, uri)
+        document = await load_document(client, uri, auth)
         op = find_operation(document, operation_id, uri)
     else:
         raise FunctionError(
