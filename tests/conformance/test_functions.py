@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
-
 from .conftest import call, wf
 
 PET = {"id": 42, "name": "Snuffles", "favoriteTreat": {"id": 9001}}
