@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import time
 
-import pytest
-
 from .conftest import call, expr_fn, fail_fn, inject, operation, wf
 
 
@@ -250,13 +248,6 @@ def test_action_condition_sees_earlier_results(run):
     assert run(definition, {}) == {"first": 1, "second": True}
 
 
-@pytest.mark.xfail(
-    reason="the validator refuses sleep with both before and after ('after' and 'before' cannot "
-    "be used together; keep one); the spec text: 'sleep before and/or after function "
-    "execution. It can have two properties' (schema's oneOf lists [before, after] as a "
-    "third alternative, which a strict oneOf can never match)",
-    strict=True,
-)
 def test_action_sleep_before_and_after(run, rest):
     # "`before` - defines the amount of time (ISO 8601 duration format) to sleep before
     # function invocation. `after` - ... to sleep after function invocation."

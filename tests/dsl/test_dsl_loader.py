@@ -251,3 +251,24 @@ def test_durations_with_days_after_the_t_are_read_as_meant():
     assert parse_duration("P1DT2H") == timedelta(days=1, hours=2)
     assert not is_strict_duration("PT2W")
     assert is_strict_duration("P2W")
+
+
+def test_an_action_may_sleep_both_before_and_after():
+    from apps.workflows.dsl.validation import validate
+
+    doc = {
+        "id": "s",
+        "version": "1",
+        "specVersion": "0.8",
+        "start": "A",
+        "functions": [{"name": "f", "type": "expression", "operation": ".a"}],
+        "states": [
+            {
+                "name": "A",
+                "type": "operation",
+                "end": True,
+                "actions": [{"functionRef": "f", "sleep": {"before": "PT1S", "after": "PT1S"}}],
+            }
+        ],
+    }
+    assert [i for i in validate(doc) if i.severity == "error"] == []
