@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from apps.workflows.dsl.validation import validate
+
 
 def _set(path: list, value: Any) -> Callable[[dict], None]:
     def mutate(doc: dict) -> None:
@@ -36,3 +38,16 @@ def _both(*mutations: Callable[[dict], None]) -> Callable[[dict], None]:
             mutation(doc)
 
     return mutate
+
+
+def _check(doc, mutate, path, code, fragment, severity):
+    # given the valid definition with one mistake
+    mutate(doc)
+    # when it is validated
+    issues = validate(doc)
+    # then that mistake is reported where it is, with its code and a readable message
+    matching = [i for i in issues if (i.path, i.code) == (path, code)]
+    assert matching, f"expected {code} at {path!r}, got {issues}"
+    assert any(fragment in i.message for i in matching), matching
+    assert all(i.severity == severity for i in matching)
+    return issues

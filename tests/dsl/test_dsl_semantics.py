@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from apps.workflows.dsl.validation import ERROR, WARNING, validate
-from tests.dsl.mutations import _add_state, _both, _drop, _set
+from tests.dsl.mutations import _add_state, _both, _check, _drop, _set
 
 USERTASK = ["states", 2]
 CORPUS = [
@@ -545,19 +545,6 @@ WARNING_CORPUS = [
         "'fucntions' is not a workflow property and is ignored; did you mean 'functions'?",
     ),
 ]
-
-
-def _check(doc, mutate, path, code, fragment, severity):
-    # given the valid definition with one mistake
-    mutate(doc)
-    # when it is validated
-    issues = validate(doc)
-    # then that mistake is reported where it is, with its code and a readable message
-    matching = [i for i in issues if (i.path, i.code) == (path, code)]
-    assert matching, f"expected {code} at {path!r}, got {issues}"
-    assert any(fragment in i.message for i in matching), matching
-    assert all(i.severity == severity for i in matching)
-    return issues
 
 
 @pytest.mark.parametrize(

@@ -7,7 +7,7 @@ import time
 import pytest
 
 from apps.workflows.dsl.validation import ERROR, WARNING, ValidationIssue, validate
-from tests.dsl.mutations import _drop, _set
+from tests.dsl.mutations import _check, _drop, _set
 
 USERTASK = ["states", 2]
 CORPUS = [
@@ -207,19 +207,6 @@ CORPUS = [
         "missing the required property 'source' (consumed events need one",
     ),
 ]
-
-
-def _check(doc, mutate, path, code, fragment, severity):
-    # given the valid definition with one mistake
-    mutate(doc)
-    # when it is validated
-    issues = validate(doc)
-    # then that mistake is reported where it is, with its code and a readable message
-    matching = [i for i in issues if (i.path, i.code) == (path, code)]
-    assert matching, f"expected {code} at {path!r}, got {issues}"
-    assert any(fragment in i.message for i in matching), matching
-    assert all(i.severity == severity for i in matching)
-    return issues
 
 
 @pytest.mark.parametrize(
