@@ -14,7 +14,8 @@ import pytest
 
 from .conftest import inject, wf
 
-EXAMPLES = Path("/work/shared/sw08/examples")
+# ../shared sits beside the clone (in CI too).
+EXAMPLES = Path(__file__).resolve().parents[2].parent / "shared" / "sw08" / "examples"
 
 
 def example(name: str) -> dict:
