@@ -90,6 +90,10 @@ class FunctionCall:
     selection_set: str | None = None  # graphql
     invoke: str = "sync"
     timeout_seconds: float | None = None
+    # Stable for one logical call of one action (the same across activity retries, worker
+    # deaths and replays; a new one for each retry the definition asks for): REST and GraphQL
+    # calls send it as the `Idempotency-Key` header so the called service can deduplicate.
+    idempotency_key: str = ""
 
 
 # How an activity reports a business error: raise temporalio.exceptions.ApplicationError
