@@ -175,6 +175,17 @@ CELERY_RESULT_BACKEND = env_str("CELERY_RESULT_BACKEND", REDIS_URL)
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Events that reach no instance are kept this long for a wait that comes later.
+XFLOW_EVENT_RETENTION_SECONDS = env_int("XFLOW_EVENT_RETENTION_SECONDS", 3600)
+# Periodic jobs (run by `celery beat`, embedded in `make run`'s celery worker with -B).
+XFLOW_RECONCILE_SECONDS = float(env_str("XFLOW_RECONCILE_SECONDS", "30"))
+CELERY_BEAT_SCHEDULE = {
+    "reconcile-instances": {
+        "task": "xflow.workflows.reconcile",
+        "schedule": XFLOW_RECONCILE_SECONDS,
+        "options": {"expires": XFLOW_RECONCILE_SECONDS},
+    },
+}
 
 # Secrets store: values are encrypted at rest with a key derived from this (or SECRET_KEY).
 XFLOW_SECRETS_KEY = env_str("XFLOW_SECRETS_KEY", SECRET_KEY)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 from django.conf import settings
 from django.db import models
 
@@ -53,3 +55,29 @@ class IdempotencyRecord(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["scope", "user", "key"], name="uniq_idempotency_key")
         ]
+
+
+class Installation(models.Model):
+    """This deployment's identity (one row): ids derived from keys (an Idempotency-Key, an
+    event) are namespaced by it, so a new database never meets an old Temporal history."""
+
+    uid = models.UUIDField(default=uuid.uuid4, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+
+_installation_uid: uuid.UUID | None = None
+
+
+def installation_uid() -> uuid.UUID:
+    """The deployment's uid (created on first use, cached per process)."""
+    global _installation_uid
+    if _installation_uid is None:
+        row, _ = Installation.objects.get_or_create(pk=1)
+        _installation_uid = row.uid
+    return _installation_uid
+
+
+def forget_installation_uid() -> None:
+    """Tests that recreate the database call this."""
+    global _installation_uid
+    _installation_uid = None

@@ -17,14 +17,17 @@ from apps.workflows.engine.contracts import (
     ACT_CLEAR_WAIT,
     ACT_EMIT_EVENT,
     ACT_INSTANCE_CHANGED,
+    ACT_NOTE_INSTANCE,
     ACT_REGISTER_WAIT,
     ACT_RESOLVE_SUBFLOW,
     FUNCTION_ERROR,
     EmitEvent,
     EventWait,
     InstanceChanged,
+    InstanceNote,
     SubflowRequest,
     SubflowResolved,
+    workflow_id_for,
 )
 
 
@@ -53,13 +56,32 @@ def _fresh_connection(fn):
     return wrapper
 
 
+def _is_platform_instance(instance_id: str) -> bool:
+    """Platform instances run under the workflow id derived from their row's id."""
+    return activity.info().workflow_id == workflow_id_for(instance_id)
+
+
 @activity.defn(name=ACT_INSTANCE_CHANGED)
 @_fresh_connection
 def instance_changed(change: InstanceChanged) -> None:
-    """Mirror the instance's status, current states, output/error and new timeline entries."""
-    from apps.workflows.services.instances import apply_instance_change
+    """Mirror the instance's status, current states, output/error and new timeline entries.
 
-    apply_instance_change(change)
+    A platform instance's row not visible yet raises, and Temporal retries the report: it
+    is never dropped. Ad-hoc runs (`run_workflow`, benchmarks, test harnesses) start their
+    workflows under other ids and have no row: their reports are dropped.
+    """
+    from apps.workflows.services.mirror import apply_instance_change
+
+    apply_instance_change(change, strict=_is_platform_instance(change.instance_id))
+
+
+@activity.defn(name=ACT_NOTE_INSTANCE)
+@_fresh_connection
+def note_instance(note: InstanceNote) -> None:
+    """Add one entry to an instance's timeline (e.g. the outcome of an async call)."""
+    from apps.workflows.services.mirror import note_instance as write
+
+    write(note, strict=activity.info().workflow_id.startswith(workflow_id_for(note.instance_id)))
 
 
 @activity.defn(name=ACT_EMIT_EVENT)
@@ -77,7 +99,7 @@ def register_wait(wait: EventWait) -> None:
     """Let the event service find this instance for the events it now waits for."""
     from apps.workflows.services.events import register_wait as write
 
-    write(wait)
+    write(wait, strict=_is_platform_instance(wait.instance_id))
 
 
 @activity.defn(name=ACT_CLEAR_WAIT)
@@ -101,4 +123,11 @@ def resolve_subflow(request: SubflowRequest) -> SubflowResolved:
 
 
 def engine_activities() -> list:
-    return [instance_changed, emit_event, register_wait, clear_wait, resolve_subflow]
+    return [
+        instance_changed,
+        note_instance,
+        emit_event,
+        register_wait,
+        clear_wait,
+        resolve_subflow,
+    ]

@@ -301,6 +301,7 @@ class WorkflowInstanceAdmin(admin.ModelAdmin):
         "business_key",
         "status",
         "current_states",
+        "pending_view",
         "visited_states",
         "parent",
         "restarted_from",
@@ -325,6 +326,7 @@ class WorkflowInstanceAdmin(admin.ModelAdmin):
                     "business_key",
                     "status",
                     "current_states",
+                    "pending_view",
                     "parent",
                     "restarted_from",
                     "started_by",
@@ -372,6 +374,17 @@ class WorkflowInstanceAdmin(admin.ModelAdmin):
     @admin.display(description="current state(s)")
     def current(self, obj):
         return ", ".join(obj.current_states or []) or "—"
+
+    @admin.display(description="actions in flight")
+    def pending_view(self, obj):
+        pending = obj.pending_actions or []
+        if not pending:
+            return "—"
+        return format_html_join(
+            ", ",
+            "{} → {} (since {})",
+            ((p.get("action"), p.get("function"), p.get("since")) for p in pending),
+        )
 
     @admin.display(description="definition")
     def definition_link(self, obj):

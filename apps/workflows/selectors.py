@@ -77,6 +77,11 @@ _TEXT = {
     "timed_out": "Instance timed out",
     "retried": "Retried from state {state}",
     "restarted": "Restarted as a new instance",
+    "async_call": "Action {action} called {function} without waiting (invoke: async)",
+    "async_call_done": "The async call of {function} (action {action}) completed",
+    "async_call_failed": "The async call of {function} (action {action}) failed: {message}",
+    "reconciled": "Reconciled with Temporal: {from} → {to} ({reason})",
+    "start_failed": "The instance could not be started: {message}",
 }
 
 

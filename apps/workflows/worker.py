@@ -7,6 +7,10 @@ def register(registry) -> None:
     from apps.workflows.activities import engine_activities
     from apps.workflows.engine.activities import function_activities
     from apps.workflows.engine.interpreter import interpreter_runner, interpreter_workflows
+    from apps.workflows.services import live
+
+    # Running workflows publish their progress; this process writes it (batched).
+    live.install()
 
     registry.add(
         QUEUE_ENGINE,

@@ -26,6 +26,7 @@ from apps.workflows.engine.contracts import (
     ACT_CREATE_USER_TASK,
     ACT_EMIT_EVENT,
     ACT_INSTANCE_CHANGED,
+    ACT_NOTE_INSTANCE,
     ACT_REGISTER_WAIT,
     ACT_RESOLVE_SUBFLOW,
     ACT_RUN_QUERY,
@@ -36,6 +37,7 @@ from apps.workflows.engine.contracts import (
     EventWait,
     FunctionCall,
     InstanceChanged,
+    InstanceNote,
     SubflowRequest,
     SubflowResolved,
     UserTaskEvent,
@@ -106,6 +108,7 @@ class Recorder:
     queries: dict[str, list[FunctionCall]] = field(default_factory=lambda: defaultdict(list))
     definitions: dict[str, dict[str, Any]] = field(default_factory=dict)  # subflows by id
     children: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
+    notes: dict[str, list[InstanceNote]] = field(default_factory=lambda: defaultdict(list))
 
 
 def _operation_id(function: dict[str, Any]) -> str:
@@ -166,6 +169,10 @@ def make_activities(services: Services, recorder: Recorder) -> dict[str, list[An
     async def instance_changed(change: InstanceChanged) -> None:
         recorder.changes[change.instance_id].append(change)
 
+    @activity.defn(name=ACT_NOTE_INSTANCE)
+    async def note_instance(note: InstanceNote) -> None:
+        recorder.notes[note.instance_id].append(note)
+
     @activity.defn(name=ACT_RESOLVE_SUBFLOW)
     async def resolve_subflow(request: SubflowRequest) -> SubflowResolved:
         definition = recorder.definitions[request.workflow_id]
@@ -198,6 +205,7 @@ def make_activities(services: Services, recorder: Recorder) -> dict[str, list[An
             register_wait,
             clear_wait,
             instance_changed,
+            note_instance,
             resolve_subflow,
         ],
         "tasks": [create_user_task, user_task_event],

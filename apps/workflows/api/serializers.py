@@ -122,6 +122,7 @@ class InstanceSerializer(serializers.ModelSerializer):
             "status",
             "current_states",
             "visited_states",
+            "pending_actions",
             "error",
             "parent",
             "restarted_from",

@@ -280,6 +280,8 @@ class InstanceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         start.is_valid(raise_exception=True)
         data = start.validated_data
 
+        key = request.META.get("HTTP_IDEMPOTENCY_KEY", "").strip()
+
         def perform():
             definition = instance_services.resolve_definition(
                 data["definition"], data.get("version") or None
@@ -289,12 +291,21 @@ class InstanceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
                 input=data.get("input"),
                 business_key=data.get("businessKey", ""),
                 user=request.user,
+                # The key names the instance: even a retry that missed the stored answer
+                # meets the same row and the same workflow, never a second one.
+                instance_id=instance_services.instance_id_for("api", request.user.pk, key)
+                if key
+                else None,
             )
-            return Response(
-                s.InstanceDetailSerializer(instance).data, status=status.HTTP_201_CREATED
-            )
+            return Response({"id": str(instance.pk)}, status=status.HTTP_201_CREATED)
 
-        return idempotent(request, "instances.start", data, perform)
+        response = idempotent(request, "instances.start", data, perform)
+        if response.status_code == status.HTTP_201_CREATED:
+            # Answered after the commit, so the workflow has been started (or the row says
+            # `starting` until the reconciler starts it): a replay shows the same instance.
+            instance = WorkflowInstance.objects.with_definition().get(pk=response.data["id"])
+            response.data = s.InstanceDetailSerializer(instance).data
+        return response
 
     @extend_schema(responses=s.TimelineEntrySerializer(many=True))
     @action(detail=True, methods=["get"])
@@ -370,6 +381,7 @@ class InstanceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
     def restart(self, request, pk=None):
         self._require("workflows.add_workflowinstance", "restart instances")
         new = instance_services.do_restart_instance(self.get_object(), user=request.user)
+        new.refresh_from_db()
         return Response(s.InstanceDetailSerializer(new).data, status=status.HTTP_201_CREATED)
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -33,9 +34,11 @@ from apps.workflows.engine.context import (
 from apps.workflows.engine.contracts import (
     ACT_CALL_FUNCTION,
     ACT_RESOLVE_SUBFLOW,
+    ASYNC_CALL_WORKFLOW,
     CUSTOM_PREFIXES,
     INTERPRETER_WORKFLOW,
     QUEUE_ENGINE,
+    AsyncCall,
     FunctionCall,
     InterpreterInput,
     SubflowRequest,
@@ -44,7 +47,7 @@ from apps.workflows.engine.contracts import (
 )
 from apps.workflows.engine.data import event_payload
 from apps.workflows.engine.errors import DATA_ERROR, TIMEOUT, WorkflowError
-from apps.workflows.engine.events import emit, wait_for_events
+from apps.workflows.engine.events import close_wait, emit, open_wait, wait_for_events
 from apps.workflows.engine.timeouts import action_timeout, limit
 
 
@@ -87,11 +90,22 @@ def _auth(run: Run, function: FunctionDef, data: Any) -> dict[str, Any] | None:
     }
 
 
-def _async_done(task: asyncio.Future[Any]) -> None:
-    # Async invocations never fail the workflow (spec: FunctionRef `invoke`); read the
-    # exception so asyncio does not log it as never retrieved.
-    if not task.cancelled():
-        task.exception()
+# A function call's worker sends a heartbeat every ~2 s: a lost worker is noticed in this
+# long instead of at the end of the call's whole timeout.
+CALL_HEARTBEAT = timedelta(seconds=10)
+# Idempotency keys are opaque and ASCII (state and action names may be anything).
+CALL_KEY_NAMESPACE = uuid.UUID("a3c0d6a4-52f1-4f7e-8d0b-3c2e9b7f1a55")
+
+
+def _idempotency_key(run: Run, scope: Scope, action: Action) -> str:
+    """Same for activity retries and replays (a replay recomputes the same sequence)."""
+    raw = run.next_dedupe_key(f"call:{scope.name}:{action.label}")
+    return f"xflow-{run.inp.instance_id}-{uuid.uuid5(CALL_KEY_NAMESPACE, raw).hex[:16]}"
+
+
+def _summary_of(function: FunctionDef) -> str:
+    operation = function.operation if isinstance(function.operation, str) else ""
+    return f"{function.type}: {function.name}" + (f" ({operation[:80]})" if operation else "")
 
 
 async def call_function(
@@ -127,26 +141,43 @@ async def call_function(
         selection_set=selection,
         invoke=ref.invoke,
         timeout_seconds=timeout,
+        idempotency_key=_idempotency_key(run, scope, action),
     )
     start_to_close = timedelta(seconds=timeout + 5) if timeout else DEFAULT_ACTIVITY_TIMEOUT
+    heartbeat = CALL_HEARTBEAT if activity == ACT_CALL_FUNCTION else None
     if ref.invoke == "async":
-        handle = workflow.start_activity(
+        # Fire and forget (spec: the workflow "should not wait until its completion"): a
+        # small workflow of its own makes the call, so this instance may move on and even
+        # end while it runs; it writes the outcome on this instance's timeline.
+        await workflow.start_child_workflow(
+            ASYNC_CALL_WORKFLOW,
+            AsyncCall(
+                call=call,
+                activity=activity,
+                task_queue=queue,
+                start_to_close_seconds=start_to_close.total_seconds(),
+                heartbeat_seconds=heartbeat.total_seconds() if heartbeat else None,
+                summary=_summary_of(function),
+            ),
+            id=f"{run.workflow_id}-async-{call.idempotency_key[-16:]}",
+            task_queue=workflow.info().task_queue,
+            parent_close_policy=ParentClosePolicy.ABANDON,
+        )
+        run.note("async_call", scope.name, action=action.label, function=function.name)
+        return None
+    token = run.action_started(scope.name, action.label, function.name)
+    try:
+        return await workflow.execute_activity(
             activity,
             call,
             task_queue=queue,
             start_to_close_timeout=start_to_close,
+            heartbeat_timeout=heartbeat,
             retry_policy=INFRA_RETRY,
+            summary=_summary_of(function),
         )
-        handle.add_done_callback(_async_done)
-        run.background.append(handle)
-        return None
-    return await workflow.execute_activity(
-        activity,
-        call,
-        task_queue=queue,
-        start_to_close_timeout=start_to_close,
-        retry_policy=INFRA_RETRY,
-    )
+    finally:
+        run.action_ended(token)
 
 
 async def call_event(
@@ -157,12 +188,26 @@ async def call_event(
     assert ref is not None
     payload = run.ev.payload(ref.data, data)
     attrs = run.ev.resolve(ref.context_attributes, data)
-    await emit(run, scope.name, ref.trigger_event_ref, payload, attrs)
     if ref.invoke == "async" or not ref.result_event_ref:
+        await emit(run, scope.name, ref.trigger_event_ref, payload, attrs)
         return None
+    # Waiting for the result event is registered before the trigger goes out: the reply
+    # may come at once, and it must find this instance waiting.
+    opened = await open_wait(run, scope.name, [ref.result_event_ref], data)
+    try:
+        await emit(run, scope.name, ref.trigger_event_ref, payload, attrs)
+    except BaseException:
+        await close_wait(run, opened)
+        raise
     wait = seconds(ref.result_event_timeout) or timeout
     consumed = await wait_for_events(
-        run, scope.name, [ref.result_event_ref], data, need_all=True, timeout=wait
+        run,
+        scope.name,
+        [ref.result_event_ref],
+        data,
+        need_all=True,
+        timeout=wait,
+        opened=opened,
     )
     if consumed is None:
         raise WorkflowError(TIMEOUT, f"no '{ref.result_event_ref}' event arrived in time")

@@ -17,6 +17,7 @@ from temporalio.common import RetryPolicy
 
 from apps.workflows.dsl.durations import DurationError, parse_duration
 from apps.workflows.dsl.model import Workflow
+from apps.workflows.engine import live
 from apps.workflows.engine.contracts import (
     ACT_INSTANCE_CHANGED,
     QUEUE_ENGINE,
@@ -44,7 +45,10 @@ ENGINE_RETRY = RetryPolicy(
     backoff_coefficient=2.0,
     maximum_interval=timedelta(seconds=60),
 )
-DEFAULT_ACTIVITY_TIMEOUT = timedelta(minutes=5)
+DEFAULT_ACTIVITY_TIMEOUT = timedelta(minutes=5)  # a function call without a timeout
+# The platform's own activities (waits, outbox, tasks, subflow rows) are short database
+# work: a worker lost in the middle is noticed after this, not after minutes.
+ENGINE_ACTIVITY_TIMEOUT = timedelta(seconds=30)
 REPORT_TIMEOUT = timedelta(seconds=30)
 TIMELINE_KEEP = 200  # entries kept in memory and carried over continue-as-new
 LONG_WAIT = timedelta(seconds=60)  # sleeps at least this long are reported as waiting
@@ -63,7 +67,7 @@ def task_queue(name: str) -> str:
 
 
 def _timeout(limit: float | None) -> timedelta:
-    return timedelta(seconds=limit) if limit else DEFAULT_ACTIVITY_TIMEOUT
+    return timedelta(seconds=limit) if limit else ENGINE_ACTIVITY_TIMEOUT
 
 
 def seconds(text: str | None) -> float | None:
@@ -88,6 +92,8 @@ class Run:
     tasks: dict[str, TaskSignal]  # first signal per task id (signal handler fills)
     timeline: list[dict[str, Any]] = field(default_factory=list)
     reported: int = 0  # timeline entries already sent with instance_changed
+    published: int = 0  # timeline entries already handed to the live sink
+    pending: list[dict[str, Any]] = field(default_factory=list)  # actions in flight
     visited: list[str] = field(default_factory=list)
     current: list[str] = field(default_factory=list)
     correlation: dict[str, Any] = field(default_factory=dict)
@@ -122,6 +128,7 @@ class Run:
             drop = len(self.timeline) - TIMELINE_KEEP
             del self.timeline[:drop]
             self.reported = max(self.reported - drop, 0)
+            self.published = max(self.published - drop, 0)
 
     def enter(self, state: str) -> None:
         self.current = [state]
@@ -130,6 +137,40 @@ class Run:
             if len(self.visited) > TIMELINE_KEEP:
                 del self.visited[: len(self.visited) - TIMELINE_KEEP]
         self.note("state", state)
+        self.publish()
+
+    def publish(self) -> None:
+        """Show operators where the instance is now (best effort, see `engine.live`)."""
+        fresh = self.timeline[self.published :]
+        self.published = len(self.timeline)
+        live.publish(
+            {
+                "instance_id": self.inp.instance_id,
+                "seq": self.seq,
+                "status": self.status,
+                "current_states": list(self.current),
+                "visited_states": list(self.visited),
+                "pending_actions": list(self.pending),
+                "timeline": fresh,
+            }
+        )
+
+    def action_started(self, state: str, action: str, function: str) -> dict[str, Any]:
+        """Record an action in flight (shown live); hand the token to `action_ended`."""
+        token = {
+            "state": state,
+            "action": action,
+            "function": function,
+            "since": workflow.now().isoformat(),
+        }
+        self.pending.append(token)
+        self.publish()
+        return token
+
+    def action_ended(self, token: dict[str, Any]) -> None:
+        if token in self.pending:
+            self.pending.remove(token)
+        self.publish()
 
     def next_dedupe_key(self, what: str) -> str:
         """A key stable across replays and retries: first run id + a carried sequence."""
@@ -147,6 +188,7 @@ class Run:
         self.status = status
         fresh = self.timeline[self.reported :]
         self.reported = len(self.timeline)
+        self.published = max(self.published, self.reported)
         await workflow.execute_local_activity(
             ACT_INSTANCE_CHANGED,
             InstanceChanged(
@@ -157,7 +199,10 @@ class Run:
                 error=error,
                 timeline=fresh,
                 visited_states=list(self.visited),
+                seq=self.seq,
+                pending_actions=list(self.pending),
             ),
+            summary=f"mirror: {status}",
             start_to_close_timeout=REPORT_TIMEOUT,
             retry_policy=ENGINE_RETRY,
         )
@@ -179,6 +224,7 @@ class Run:
             start_to_close_timeout=_timeout(timeout),
             retry_policy=ENGINE_RETRY,
             result_type=result_type,
+            summary=name.removeprefix("xflow."),
         )
 
     async def settle(self) -> None:
@@ -212,7 +258,7 @@ class Run:
 
     def restore(self, carry: dict[str, Any]) -> None:
         self.timeline = list(carry.get("timeline") or [])
-        self.reported = len(self.timeline)
+        self.reported = self.published = len(self.timeline)
         self.visited = list(carry.get("visited") or [])
         self.correlation = dict(carry.get("correlation") or {})
         self.compensation = list(carry.get("compensation") or [])

@@ -19,6 +19,8 @@ ALL_QUEUES = (QUEUE_ENGINE, QUEUE_TASKS, QUEUE_FORMS)
 
 # The one generic workflow type that interprets any definition.
 INTERPRETER_WORKFLOW = "xflow.Interpreter"
+# Runs one `invoke: async` function call apart from its instance (which does not wait).
+ASYNC_CALL_WORKFLOW = "xflow.AsyncCall"
 
 # Temporal workflow ids of instances: prefix + the Postgres instance id.
 WORKFLOW_ID_PREFIX = "xflow-"
@@ -39,6 +41,8 @@ ACT_RESOLVE_SUBFLOW = "xflow.resolve_subflow"  # definition for a child + its in
 # Mirror: status/current states/output/timeline. Called as a LOCAL activity (cheap on the hot
 # path): register it on every worker that runs the interpreter (QUEUE_ENGINE).
 ACT_INSTANCE_CHANGED = "xflow.instance_changed"
+# A timeline entry for an instance from outside its run (e.g. an async call's outcome).
+ACT_NOTE_INSTANCE = "xflow.note_instance"
 # usertask state (apps.tasks, QUEUE_TASKS): CreateUserTask -> the task id (str, or a dict
 # with "task_id"); idempotent per dedupe_key. The task service signals SIGNAL_TASK back.
 ACT_CREATE_USER_TASK = "xflow.create_user_task"
@@ -94,6 +98,28 @@ class FunctionCall:
     # deaths and replays; a new one for each retry the definition asks for): REST and GraphQL
     # calls send it as the `Idempotency-Key` header so the called service can deduplicate.
     idempotency_key: str = ""
+
+
+@dataclass
+class AsyncCall:
+    """An `invoke: async` function call, made by ASYNC_CALL_WORKFLOW."""
+
+    call: FunctionCall
+    activity: str
+    task_queue: str
+    start_to_close_seconds: float
+    heartbeat_seconds: float | None = None
+    summary: str | None = None
+
+
+@dataclass
+class InstanceNote:
+    """One timeline entry written to an instance's mirror (ACT_NOTE_INSTANCE)."""
+
+    instance_id: str
+    kind: str
+    state: str | None = None
+    details: dict[str, Any] = field(default_factory=dict)
 
 
 # How an activity reports a business error: raise temporalio.exceptions.ApplicationError
@@ -163,6 +189,8 @@ class InstanceChanged:
     error: dict[str, Any] | None = None  # {type, message, state}
     timeline: list[dict[str, Any]] = field(default_factory=list)  # new entries since last report
     visited_states: list[str] = field(default_factory=list)
+    seq: int = 0  # the run's timeline counter when reporting: newer reports win
+    pending_actions: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass

@@ -128,6 +128,23 @@ def _wait_description(run: Run, refs: list[str], data: Any) -> list[dict[str, An
     return described
 
 
+async def open_wait(run: Run, state: str, refs: list[str], data: Any) -> EventWait:
+    """Tell the event service what this instance waits for (before asking for the reply)."""
+    wait = EventWait(
+        instance_id=run.inp.instance_id,
+        workflow_id=run.workflow_id,
+        wait_id=run.next_wait_id(state),
+        events=_wait_description(run, refs, data),
+    )
+    await run.activity(ACT_REGISTER_WAIT, wait)
+    return wait
+
+
+async def close_wait(run: Run, wait: EventWait) -> None:
+    """Clear a subscription, even from a cancelled state (timeouts, interrupts)."""
+    await asyncio.shield(asyncio.ensure_future(run.activity(ACT_CLEAR_WAIT, wait)))
+
+
 async def wait_for_events(
     run: Run,
     state: str,
@@ -137,21 +154,20 @@ async def wait_for_events(
     need_all: bool,
     timeout: float | None,
     consume: bool = True,
+    opened: EventWait | None = None,
 ) -> dict[str, dict[str, Any]] | None:
     """Consume one (need_all=False) or all of refs' events; None when the timeout passes.
 
-    With consume=False it only waits until they are there (and returns {}).
+    With consume=False it only waits until they are there (and returns {}). `opened`: a wait
+    registered earlier by the caller (before the action whose reply this is); it is cleared
+    here either way.
     """
     plan = _plan(run, refs, data, need_all)
     if plan is not None:
+        if opened is not None:
+            await close_wait(run, opened)
         return _consume(run, plan) if consume else {}
-    wait = EventWait(
-        instance_id=run.inp.instance_id,
-        workflow_id=run.workflow_id,
-        wait_id=run.next_wait_id(state),
-        events=_wait_description(run, refs, data),
-    )
-    await run.activity(ACT_REGISTER_WAIT, wait)
+    wait = opened or await open_wait(run, state, refs, data)
     run.note("waiting", state, events=list(refs))
     await run.report("waiting")
     found: dict[str, int] | None = None
@@ -166,8 +182,7 @@ async def wait_for_events(
     except TimeoutError:
         found = None
     finally:
-        # Clear the subscription even when the state is cancelled (timeouts, interrupts).
-        await asyncio.shield(asyncio.ensure_future(run.activity(ACT_CLEAR_WAIT, wait)))
+        await close_wait(run, wait)
     if found is None:
         run.note("event_timeout", state, events=list(refs))
         await run.report("running")

@@ -8,16 +8,23 @@ jq expressions, the parsed-definition cache) is imported passed-through.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from temporalio import workflow
+from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    from apps.workflows.engine.context import INFRA_RETRY, REPORT_TIMEOUT
     from apps.workflows.engine.contracts import (
+        ACT_NOTE_INSTANCE,
+        ASYNC_CALL_WORKFLOW,
         INTERPRETER_WORKFLOW,
         QUERY_STATUS,
         SIGNAL_EVENT,
         SIGNAL_TASK,
+        AsyncCall,
+        InstanceNote,
         InterpreterInput,
         TaskSignal,
     )
@@ -51,9 +58,58 @@ class Interpreter:
         return await self._it.execute(inp)
 
 
+@workflow.defn(name=ASYNC_CALL_WORKFLOW)
+class AsyncCallWorkflow:
+    """One `invoke: async` call, apart from its instance: made once, its outcome noted."""
+
+    @workflow.run
+    async def run(self, job: AsyncCall) -> None:
+        call = job.call
+        try:
+            await workflow.execute_activity(
+                job.activity,
+                call,
+                task_queue=job.task_queue,
+                start_to_close_timeout=timedelta(seconds=job.start_to_close_seconds),
+                heartbeat_timeout=timedelta(seconds=job.heartbeat_seconds)
+                if job.heartbeat_seconds
+                else None,
+                retry_policy=INFRA_RETRY,
+                summary=job.summary,
+            )
+            note = InstanceNote(
+                call.instance_id,
+                "async_call_done",
+                call.state,
+                {"action": call.action, "function": call.function.get("name")},
+            )
+        except ActivityError as exc:
+            cause = exc.cause
+            detail = (
+                cause.details[0] if isinstance(cause, ApplicationError) and cause.details else {}
+            )
+            note = InstanceNote(
+                call.instance_id,
+                "async_call_failed",
+                call.state,
+                {
+                    "action": call.action,
+                    "function": call.function.get("name"),
+                    "error": detail.get("code") if isinstance(detail, dict) else None,
+                    "message": str(getattr(cause, "message", None) or cause or exc),
+                },
+            )
+        await workflow.execute_activity(
+            ACT_NOTE_INSTANCE,
+            note,
+            start_to_close_timeout=REPORT_TIMEOUT,
+            summary=f"timeline: {note.kind}",
+        )
+
+
 def interpreter_workflows() -> list[type]:
     """The workflow classes a worker registers."""
-    return [Interpreter]
+    return [Interpreter, AsyncCallWorkflow]
 
 
 def interpreter_runner() -> Any:

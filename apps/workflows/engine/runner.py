@@ -133,6 +133,10 @@ class Interpretation:
         )
         if inp.carry:
             run.restore(inp.carry)
+            # Redeliveries stay recognised across continue-as-new (ids + sources seen).
+            for key in inp.carry.get("seen") or []:
+                if isinstance(key, list) and len(key) == 2 and tuple(key) not in self.seen:
+                    self.seen.append(tuple(key))
         self.run = run
         if inp.resume_state:
             name, data = inp.resume_state, inp.resume_data
@@ -303,6 +307,7 @@ class Interpretation:
         await run.settle()
         run.note("continued_as", None, workflow=spec.workflow_id, version=version)
         carry = run.carry()
+        carry["seen"] = [list(k) for k in self.seen]
         carry["compensation"] = []  # a new execution: nothing of this one is compensated later
         if spec.workflow_exec_timeout is not None:
             carry["exec_timeout"] = asdict(spec.workflow_exec_timeout)
@@ -325,6 +330,7 @@ class Interpretation:
         """History is getting long: continue as new at this state boundary, same instance."""
         run.note("continued", name)
         carry = run.carry()
+        carry["seen"] = [list(k) for k in self.seen]
         if self.exec_deadline is not None:
             carry["deadline"] = self.exec_deadline.isoformat()
             carry["exec_timeout"] = self.exec_spec

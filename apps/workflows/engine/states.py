@@ -30,7 +30,7 @@ from apps.workflows.dsl.model import (
 from apps.workflows.engine import data as datamod
 from apps.workflows.engine.actions import Scope, perform, run_actions
 from apps.workflows.engine.context import LONG_WAIT, Run, seconds
-from apps.workflows.engine.events import wait_for_events
+from apps.workflows.engine.events import close_wait, open_wait, wait_for_events
 from apps.workflows.engine.timeouts import event_timeout, limit, state_timeout
 
 
@@ -148,19 +148,32 @@ async def callback(run: Run, state: CallbackState, box: Box) -> Outcome:
     """
     total = state_timeout(run.workflow, state)
     started = workflow.now()
-    if state.action is not None:
-        step = perform(run, Scope(state), state.action, box.data)
-        ran, result = await limit(step, total, f"state '{state.name}'")
-        if ran:
-            box.data = datamod.apply_action_results(
-                run.ev, state.action.action_data_filter, box.data, result
-            )
+    # The wait is registered before the action runs: the service the action calls may
+    # answer with the callback event at once, and it must find this instance waiting.
+    opened = await open_wait(run, state.name, [state.event_ref], box.data)
+    try:
+        if state.action is not None:
+            step = perform(run, Scope(state), state.action, box.data)
+            ran, result = await limit(step, total, f"state '{state.name}'")
+            if ran:
+                box.data = datamod.apply_action_results(
+                    run.ev, state.action.action_data_filter, box.data, result
+                )
+    except BaseException:
+        await close_wait(run, opened)
+        raise
     timeout = event_timeout(run.workflow, state)
     if total is not None:
         left = max(total - (workflow.now() - started).total_seconds(), 0.001)
         timeout = left if timeout is None else min(timeout, left)
     consumed = await wait_for_events(
-        run, state.name, [state.event_ref], box.data, need_all=True, timeout=timeout
+        run,
+        state.name,
+        [state.event_ref],
+        box.data,
+        need_all=True,
+        timeout=timeout,
+        opened=opened,
     )
     if consumed is not None:
         event_def = run.workflow.events_by_name.get(state.event_ref)

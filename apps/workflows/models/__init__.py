@@ -1,11 +1,12 @@
 from .definitions import DefinitionEvent, DefinitionStatus, WorkflowDefinition
-from .events import EventWait, InboundEvent, OutboxEvent
+from .events import EventDelivery, EventWait, InboundEvent, OutboxEvent
 from .instances import InstanceEvent, InstanceStatus, WorkflowInstance
 from .secrets import Secret
 
 __all__ = [
     "DefinitionEvent",
     "DefinitionStatus",
+    "EventDelivery",
     "EventWait",
     "InboundEvent",
     "InstanceEvent",

@@ -7,12 +7,16 @@ import uuid
 from django.conf import settings
 from django.db import models
 
+from apps.core.jsonfields import SafeJSONField
 from apps.core.models import AuditEvent
 
 from .definitions import WorkflowDefinition
 
 
 class InstanceStatus(models.TextChoices):
+    # The row is committed and its workflow is being started (after the commit, or by the
+    # reconciler if that start was interrupted): a row never waits for its workflow unseen.
+    STARTING = "starting", "Starting"
     RUNNING = "running", "Running"
     WAITING = "waiting", "Waiting"
     COMPLETED = "completed", "Completed"
@@ -23,7 +27,11 @@ class InstanceStatus(models.TextChoices):
 
     @classmethod
     def open_values(cls) -> list[str]:
-        return [cls.RUNNING, cls.WAITING]
+        return [cls.STARTING, cls.RUNNING, cls.WAITING]
+
+    @classmethod
+    def closed_values(cls) -> list[str]:
+        return [cls.COMPLETED, cls.FAILED, cls.CANCELLED, cls.TERMINATED, cls.TIMED_OUT]
 
 
 class InstanceQuerySet(models.QuerySet):
@@ -43,13 +51,23 @@ class WorkflowInstance(models.Model):
     version = models.CharField(max_length=100)
     business_key = models.CharField(max_length=200, blank=True, default="")
     status = models.CharField(
-        max_length=16, choices=InstanceStatus.choices, default=InstanceStatus.RUNNING
+        max_length=16, choices=InstanceStatus.choices, default=InstanceStatus.STARTING
     )
     current_states = models.JSONField(default=list, blank=True)
     visited_states = models.JSONField(default=list, blank=True)
-    input = models.JSONField(null=True, blank=True)
-    output = models.JSONField(null=True, blank=True)
-    error = models.JSONField(null=True, blank=True)
+    # Actions in flight while the instance runs: [{"state", "action", "function", "since"}].
+    pending_actions = models.JSONField(default=list, blank=True)
+    input = SafeJSONField(null=True, blank=True)
+    output = SafeJSONField(null=True, blank=True)
+    error = SafeJSONField(null=True, blank=True)
+    # What the reconciler needs to issue the start again if the first attempt was lost:
+    # {"kind": "start"|"retry", "start_event", "resume_state", "resume_data", "carry"}.
+    start_spec = SafeJSONField(null=True, blank=True)
+    start_requested_at = models.DateTimeField(null=True, blank=True)
+    # The highest engine timeline seq applied to this row: a late or repeated report (or a
+    # live update overtaken by the final report) never moves the row backwards.
+    engine_seq = models.PositiveIntegerField(default=0)
+    reconciled_at = models.DateTimeField(null=True, blank=True)
     parent = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="children"
     )
@@ -74,6 +92,11 @@ class WorkflowInstance(models.Model):
             models.Index(fields=["definition_key", "version"]),
             models.Index(fields=["business_key"]),
             models.Index(fields=["-created_at", "id"]),
+            models.Index(
+                fields=["updated_at"],
+                condition=models.Q(status__in=["starting", "running", "waiting"]),
+                name="instance_open_by_update",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -92,6 +115,7 @@ class InstanceEvent(AuditEvent):
     occurred_at = models.DateTimeField(null=True, blank=True)
     # The engine numbers its timeline entries so a repeated report is stored once.
     seq = models.PositiveIntegerField(null=True, blank=True)
+    details = SafeJSONField(default=dict, blank=True)
 
     class Meta(AuditEvent.Meta):
         indexes = [models.Index(fields=["instance", "created_at"])]

@@ -1,32 +1,39 @@
 """CloudEvents in and out of workflows.
 
 `deliver_event` is the one way an event reaches the engine: the Kafka bridge, the HTTP
-ingress and tests all call it. Events workflows produce go into the outbox table in the
-same transaction as the activity's bookkeeping, and the bridge publishes them.
+ingress and tests all call it. Routing follows the platform's rule: decided and written in
+one transaction, sent to Temporal after the commit (and re-sent until acknowledged).
+Events workflows produce go into the outbox table in the same transaction as the activity's
+bookkeeping, and the bridge publishes them.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import connection, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from apps.core import temporal
-from apps.core.errors import ServiceError, Unavailable
+from apps.core.errors import ServiceError
 from apps.workflows.engine.contracts import SIGNAL_EVENT, EmitEvent, EventWait
 from apps.workflows.error_codes import WorkflowErrorCode
 from apps.workflows.models import (
-    EventWait as EventWaitRow,
-)
-from apps.workflows.models import (
+    EventDelivery,
     InboundEvent,
+    InstanceStatus,
     OutboxEvent,
     WorkflowDefinition,
     WorkflowInstance,
+)
+from apps.workflows.models import (
+    EventWait as EventWaitRow,
 )
 
 REQUIRED_ATTRIBUTES = ("id", "source", "type")
@@ -42,6 +49,7 @@ SPEC_ATTRIBUTES = {
     "data",
     "data_base64",
 }
+OPEN = InstanceStatus.open_values()
 XFLOW_NAMESPACE = uuid.UUID("6f1d7c3e-8a7e-4c55-9d0a-2f6b8f0f4b10")
 
 
@@ -85,8 +93,8 @@ def normalize_cloud_event(event: Any) -> dict[str, Any]:
     return {**event, "specversion": "1.0"}
 
 
-def _correlation_matches(wait: EventWaitRow, event: dict[str, Any]) -> bool:
-    for rule in wait.correlation or []:
+def _correlation_matches(correlation: list[dict[str, Any]], event: dict[str, Any]) -> bool:
+    for rule in correlation or []:
         name = rule.get("name")
         if name not in event:
             return False
@@ -96,83 +104,155 @@ def _correlation_matches(wait: EventWaitRow, event: dict[str, Any]) -> bool:
     return True
 
 
-def _signal(instance: WorkflowInstance, event: dict[str, Any]) -> None:
-    async def send(client):
-        await client.get_workflow_handle(instance.workflow_id).signal(SIGNAL_EVENT, event)
+def _wait_matches(wait: EventWaitRow, event: dict[str, Any]) -> bool:
+    if wait.event_type != event.get("type"):
+        return False
+    if wait.source and wait.source != event.get("source"):
+        return False
+    return _correlation_matches(wait.correlation, event)
 
-    temporal.call(send, timeout=15)
+
+def _lock_types(types: Iterable[str]) -> None:
+    """Serialise routing per event type: an event and a wait for it committing at the same
+    time would otherwise each miss the other (the event finds no wait, the wait no event)."""
+    with connection.cursor() as cur:
+        for event_type in sorted(set(types)):
+            cur.execute(
+                "SELECT pg_advisory_xact_lock(hashtextextended(%s, 7))",
+                [f"xflow-event-type:{event_type}"],
+            )
+
+
+def retention() -> timedelta:
+    return timedelta(seconds=settings.XFLOW_EVENT_RETENTION_SECONDS)
 
 
 def deliver_event(event: Any, *, user=None) -> DeliveryResult:
     """Route one CloudEvent: start instances that begin with it, wake instances waiting for it.
 
-    Idempotent per (source, id): a redelivered event returns the first result. If the
-    engine cannot be reached nothing is recorded, so the sender can simply retry.
+    Everything is decided and written in one transaction (the event, a delivery row per
+    instance it reaches, the rows of the instances it starts); the signals and starts go to
+    Temporal after the commit, and pending deliveries are re-sent until Temporal takes them.
+    Idempotent per (source, id); an event that reached nobody is kept for
+    XFLOW_EVENT_RETENTION_SECONDS for waits that come later, and a resend of it is routed
+    again.
     """
     event = normalize_cloud_event(event)
-    from apps.workflows.services.instances import do_start_instance
+    from apps.workflows.services.instances import do_start_instance, instance_id_for
 
+    deliveries: list[int] = []
     with transaction.atomic():
-        try:
-            with transaction.atomic():
-                record = InboundEvent.objects.create(
-                    source=event["source"], event_id=event["id"], event_type=event["type"]
-                )
-        except IntegrityError:
-            previous = InboundEvent.objects.get(source=event["source"], event_id=event["id"])
-            result = DeliveryResult(event_id=event["id"], duplicate=True)
-            result.started = previous.result.get("started", [])
-            result.delivered = previous.result.get("delivered", [])
-            return result
-        result = DeliveryResult(event_id=event["id"])
-        try:
-            waits = (
-                EventWaitRow.objects.filter(event_type=event["type"])
-                .select_related("instance")
-                .order_by("created_at")
+        _lock_types([event["type"]])
+        record, created = InboundEvent.objects.get_or_create(
+            source=event["source"],
+            event_id=event["id"],
+            defaults={"event_type": event["type"], "event": event},
+        )
+        previous = record.result or {}
+        if not created and (record.delivered_count or previous.get("started")):
+            return DeliveryResult(
+                event_id=event["id"],
+                duplicate=True,
+                started=list(previous.get("started", [])),
+                delivered=list(previous.get("delivered", [])),
             )
-            seen: set[str] = set()
-            for wait in waits:
-                if wait.source and wait.source != event["source"]:
-                    continue
-                if not _correlation_matches(wait, event) or str(wait.instance_id) in seen:
-                    continue
-                if not wait.instance.is_open:
-                    continue
-                _signal(wait.instance, event)
-                seen.add(str(wait.instance_id))
-                result.delivered.append(str(wait.instance_id))
-            for definition in WorkflowDefinition.objects.starting_on_event(event["type"]):
-                instance = do_start_instance(
-                    definition=definition,
-                    input={},
-                    user=user,
-                    start_event=event,
-                    business_key=str(event.get("subject") or "")[:200],
-                )
-                result.started.append(str(instance.id))
-        except ServiceError:
-            raise
-        except Exception as exc:
-            raise Unavailable(
-                f"The event could not be handed to the engine ({exc}); nothing was recorded, "
-                "send it again.",
-                code=WorkflowErrorCode.ENGINE_UNAVAILABLE,
-            ) from exc
-        record.result = result.as_dict()
-        record.save(update_fields=["result"])
+        result = DeliveryResult(event_id=event["id"])
+        waits = (
+            EventWaitRow.objects.filter(event_type=event["type"], instance__status__in=OPEN)
+            .select_related("instance")
+            .order_by("created_at", "id")
+        )
+        for wait in waits:
+            key = str(wait.instance_id)
+            if key in result.delivered or not _wait_matches(wait, event):
+                continue
+            delivery, new = EventDelivery.objects.get_or_create(
+                inbound=record, instance=wait.instance
+            )
+            if new:
+                deliveries.append(delivery.pk)
+            result.delivered.append(key)
+        refusals: list[ServiceError] = []
+        for definition in WorkflowDefinition.objects.starting_on_event(event["type"]):
+            # One id per (event, definition): a redelivered or resent event meets its instance.
+            instance_id = instance_id_for("event", event["source"], event["id"], definition.key)
+            try:
+                with transaction.atomic():
+                    instance = do_start_instance(
+                        definition=definition,
+                        input={},
+                        user=user,
+                        start_event=event,
+                        business_key=_business_key(event),
+                        instance_id=instance_id,
+                    )
+            except ServiceError as exc:
+                refusals.append(exc)
+                continue
+            result.started.append(str(instance.id))
+        if refusals and not (result.started or result.delivered):
+            raise refusals[0]  # nobody took it: the sender hears why (nothing is recorded)
+        record.delivered_count = len(result.delivered)
+        record.kept_until = (
+            None if result.delivered or result.started else timezone.now() + retention()
+        )
+        record.result = {
+            **result.as_dict(),
+            "refused": [{"code": str(r.code), "message": r.message} for r in refusals],
+        }
+        record.save(update_fields=["delivered_count", "kept_until", "result"])
+        if deliveries:
+            transaction.on_commit(lambda: send_deliveries(deliveries), robust=True)
     return result
+
+
+def _business_key(event: dict[str, Any]) -> str:
+    return str(event.get("subject") or "")[:200]
+
+
+def send_deliveries(ids: Iterable[int]) -> int:
+    """Signal the events of these deliveries to their instances; the number acknowledged."""
+    from temporalio.service import RPCError, RPCStatusCode
+
+    sent = 0
+    rows = EventDelivery.objects.filter(pk__in=list(ids), status=EventDelivery.Status.PENDING)
+    for delivery in rows.select_related("inbound", "instance"):
+        event = delivery.inbound.event or {}
+
+        async def send(client, workflow_id=delivery.instance.workflow_id, event=event):
+            await client.get_workflow_handle(workflow_id).signal(SIGNAL_EVENT, event)
+
+        try:
+            temporal.call(send, timeout=15)
+        except Exception as exc:  # noqa: BLE001 - stays pending: sent again by the relay
+            closed = isinstance(exc, RPCError) and exc.status == RPCStatusCode.NOT_FOUND
+            EventDelivery.objects.filter(pk=delivery.pk).update(
+                status=EventDelivery.Status.CLOSED if closed else EventDelivery.Status.PENDING,
+                attempts=F("attempts") + 1,
+                last_error=str(exc)[:1000],
+            )
+            continue
+        EventDelivery.objects.filter(pk=delivery.pk).update(
+            status=EventDelivery.Status.SIGNALLED,
+            attempts=F("attempts") + 1,
+            signalled_at=timezone.now(),
+        )
+        sent += 1
+    return sent
+
+
+def resend_pending_deliveries(*, older_than: timedelta = timedelta(seconds=5)) -> int:
+    """The relay: deliveries whose after-commit signal did not go through (reconciler pass)."""
+    ids = EventDelivery.objects.filter(
+        status=EventDelivery.Status.PENDING, created_at__lt=timezone.now() - older_than
+    ).values_list("pk", flat=True)[:500]
+    return send_deliveries(list(ids))
 
 
 # --- used by the engine's activities ------------------------------------------------------
 
 
-@transaction.atomic
-def register_wait(wait: EventWait) -> None:
-    """Remember what an instance waits for (replacing an earlier registration of this wait)."""
-    EventWaitRow.objects.filter(instance_id=wait.instance_id, wait_id=wait.wait_id).delete()
-    if not WorkflowInstance.objects.filter(pk=wait.instance_id).exists():
-        return
+def _wait_rows(wait: EventWait) -> list[EventWaitRow]:
     rows = []
     for spec in wait.events:
         if not spec.get("type"):
@@ -193,7 +273,49 @@ def register_wait(wait: EventWait) -> None:
                 ],
             )
         )
-    EventWaitRow.objects.bulk_create(rows, ignore_conflicts=True)
+    return rows
+
+
+def register_wait(wait: EventWait, *, strict: bool = True) -> None:
+    """Remember what an instance waits for (replacing an earlier registration of this wait),
+    and hand it the kept events that match and reached nobody.
+
+    `strict`: the instance's row must exist (a platform instance: it raises, the activity
+    retries); ad-hoc runs without a row register nothing.
+    """
+    rows = _wait_rows(wait)
+    deliveries: list[int] = []
+    with transaction.atomic():
+        _lock_types(r.event_type for r in rows)
+        EventWaitRow.objects.filter(instance_id=wait.instance_id, wait_id=wait.wait_id).delete()
+        instance = WorkflowInstance.objects.filter(pk=wait.instance_id).first()
+        if instance is None:
+            if strict:
+                from apps.workflows.services.mirror import InstanceNotVisible
+
+                raise InstanceNotVisible(f"instance {wait.instance_id} has no row (yet)")
+            return
+        EventWaitRow.objects.bulk_create(rows, ignore_conflicts=True)
+        kept = InboundEvent.objects.select_for_update().filter(
+            event_type__in={r.event_type for r in rows}, kept_until__gt=timezone.now()
+        )
+        for record in kept.order_by("received_at", "id"):
+            event = record.event or {}
+            if not any(_wait_matches(row, event) for row in rows):
+                continue
+            delivery, new = EventDelivery.objects.get_or_create(inbound=record, instance=instance)
+            if new:
+                deliveries.append(delivery.pk)
+            # It reached somebody now: no longer kept for others.
+            record.kept_until = None
+            record.delivered_count += 1
+            record.result = {
+                **(record.result or {}),
+                "delivered": [*(record.result or {}).get("delivered", []), str(instance.pk)],
+            }
+            record.save(update_fields=["kept_until", "delivered_count", "result"])
+        if deliveries:
+            transaction.on_commit(lambda: send_deliveries(deliveries), robust=True)
 
 
 def clear_wait(instance_id: str, wait_id: str | None = None) -> None:

@@ -10,17 +10,11 @@ import jsonschema
 from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 
 from apps.core import temporal
 from apps.core.errors import Conflict, NotFound, ServiceError, Unavailable
-from apps.workflows.engine.contracts import (
-    INTERPRETER_WORKFLOW,
-    QUEUE_ENGINE,
-    SIGNAL_EVENT,
-    InstanceChanged,
-    InterpreterInput,
-)
+from apps.workflows.engine.contracts import InterpreterInput
+from apps.workflows.engine.contracts import workflow_id_for as _contract_workflow_id
 from apps.workflows.error_codes import WorkflowErrorCode
 from apps.workflows.models import (
     DefinitionStatus,
@@ -32,17 +26,22 @@ from apps.workflows.models import (
 from apps.workflows.services.resources import inline_resources, load_document
 from apps.workflows.services.secrets import resolve_secrets
 
-CLOSED = {
-    InstanceStatus.COMPLETED,
-    InstanceStatus.FAILED,
-    InstanceStatus.CANCELLED,
-    InstanceStatus.TERMINATED,
-    InstanceStatus.TIMED_OUT,
-}
+CLOSED = set(InstanceStatus.closed_values())
+# Deterministic instance ids: the same start asked twice gets the same row and workflow id.
+START_NAMESPACE = uuid.UUID("3b8f5a0e-6f0c-4c1e-9a59-2d7b3c4e5f61")
 
 
 def workflow_id_for(instance_id: uuid.UUID | str) -> str:
-    return f"xflow-{instance_id}"
+    return _contract_workflow_id(str(instance_id))
+
+
+def instance_id_for(kind: str, *parts: Any) -> uuid.UUID:
+    """A stable instance id for a start identified by `kind` and its parts (a key, an event),
+    within this deployment (its database: a fresh one never meets an old workflow id)."""
+    from apps.core.models import installation_uid
+
+    namespace = uuid.uuid5(START_NAMESPACE, str(installation_uid()))
+    return uuid.uuid5(namespace, ":".join([kind, *(str(p) for p in parts)]))
 
 
 def resolve_definition(key: str, version: str | None = None) -> WorkflowDefinition:
@@ -137,49 +136,30 @@ def record_instance_event(
     )
 
 
-def _interpreter_input(instance: WorkflowInstance, **extra: Any) -> InterpreterInput:
-    document = inline_resources(instance.definition.document)
+def interpreter_input(
+    document: dict[str, Any],
+    *,
+    instance_id: str,
+    definition_key: str,
+    version: str,
+    input: Any,
+    parent_id: str | None = None,
+    **extra: Any,
+) -> InterpreterInput:
+    """What the interpreter starts with: the document with its URI parts inlined, $ENVS and
+    $SECRETS resolved. Raises ServiceError (a 4xx for the caller) when one cannot be."""
+    document = inline_resources(document)
     return InterpreterInput(
-        instance_id=str(instance.id),
+        instance_id=instance_id,
         definition=document,
-        definition_key=instance.definition_key,
-        version=instance.version,
-        input=instance.input,
+        definition_key=definition_key,
+        version=version,
+        input=input,
         envs=resolve_envs(document),
         secrets=resolve_secrets(document),
-        parent_instance_id=str(instance.parent_id) if instance.parent_id else None,
+        parent_instance_id=parent_id,
         **extra,
     )
-
-
-def _start_workflow(
-    instance: WorkflowInstance, params: InterpreterInput, start_event: dict | None = None
-) -> str:
-    async def start(client):
-        kwargs: dict[str, Any] = {}
-        if start_event is not None:
-            # Signal-with-start: the event is in the history before the first workflow task.
-            kwargs = {"start_signal": SIGNAL_EVENT, "start_signal_args": [start_event]}
-        handle = await client.start_workflow(
-            INTERPRETER_WORKFLOW,
-            params,
-            id=instance.workflow_id,
-            task_queue=temporal.queue_name(QUEUE_ENGINE),
-            memo={"definition": instance.definition_key, "version": instance.version},
-            **kwargs,
-        )
-        return handle.result_run_id or handle.first_execution_run_id or ""
-
-    try:
-        return temporal.call(start, timeout=15)
-    except ServiceError:
-        raise
-    except Exception as exc:
-        raise Unavailable(
-            f"The workflow engine did not accept the start ({exc.__class__.__name__}: {exc}); "
-            "nothing was started, try again.",
-            code=WorkflowErrorCode.ENGINE_UNAVAILABLE,
-        ) from exc
 
 
 def do_start_instance(
@@ -191,31 +171,58 @@ def do_start_instance(
     parent: WorkflowInstance | None = None,
     start_event: dict | None = None,
     restarted_from: WorkflowInstance | None = None,
+    instance_id: uuid.UUID | None = None,
 ) -> WorkflowInstance:
-    """Create the instance row and start its workflow; both happen or neither does."""
+    """Write the instance row (`starting`); its workflow starts once the row is committed.
+
+    With an `instance_id` derived from what identifies the start (an Idempotency-Key, an
+    event), asking twice returns the first row: one row, one workflow. Everything that can
+    refuse the start (input schema, envs, secrets, URI parts) is checked before the row is
+    written, so a refusal leaves nothing behind.
+    """
     if definition.status != DefinitionStatus.PUBLISHED:
         raise Conflict(
             f"{definition} is {definition.status}; only published versions start instances.",
             code=WorkflowErrorCode.NOT_PUBLISHED,
         )
+    if instance_id is not None:
+        existing = WorkflowInstance.objects.filter(pk=instance_id).first()
+        if existing is not None:
+            return existing
     if input is None:
         input = {}
     validate_input(definition.document, input)
-    instance_id = uuid.uuid4()
+    instance_id = instance_id or uuid.uuid4()
+    params = interpreter_input(
+        definition.document,
+        instance_id=str(instance_id),
+        definition_key=definition.key,
+        version=definition.version,
+        input=input,
+        parent_id=str(parent.pk) if parent else None,
+    )
+    from apps.workflows.services.starts import start_after_commit
+
     with transaction.atomic():
-        instance = WorkflowInstance.objects.create(
+        instance, created = WorkflowInstance.objects.get_or_create(
             id=instance_id,
-            definition=definition,
-            definition_key=definition.key,
-            version=definition.version,
-            business_key=business_key or "",
-            input=input,
-            parent=parent,
-            workflow_id=workflow_id_for(instance_id),
-            started_by=user,
-            restarted_from=restarted_from,
+            defaults={
+                "definition": definition,
+                "definition_key": definition.key,
+                "version": definition.version,
+                "business_key": business_key or "",
+                "input": input,
+                "parent": parent,
+                "workflow_id": workflow_id_for(instance_id),
+                "started_by": user,
+                "restarted_from": restarted_from,
+                "status": InstanceStatus.STARTING,
+                "start_spec": {"kind": "start", "start_event": start_event},
+                "start_requested_at": timezone.now(),
+            },
         )
-        params = _interpreter_input(instance)
+        if not created:
+            return instance  # a concurrent twin of this start wrote it first
         record_instance_event(
             instance,
             "started",
@@ -223,10 +230,7 @@ def do_start_instance(
             business_key=business_key or "",
             version=definition.version,
         )
-        # Started inside the transaction: if Temporal refuses, the row is rolled back and
-        # the caller gets a 503; a row never exists without its workflow.
-        instance.run_id = _start_workflow(instance, params, start_event)
-        instance.save(update_fields=["run_id"])
+        start_after_commit(instance.pk, params)
     return instance
 
 
@@ -261,81 +265,107 @@ def _close(instance: WorkflowInstance, status: str, *, user, event: str, **detai
     instance.status = status
     instance.ended_at = timezone.now()
     instance.current_states = []
-    instance.save(update_fields=["status", "ended_at", "current_states", "updated_at"])
+    instance.pending_actions = []
+    instance.save(
+        update_fields=["status", "ended_at", "current_states", "pending_actions", "updated_at"]
+    )
     record_instance_event(instance, event, actor=user, **details)
     from apps.workflows import hooks
 
     hooks.instance_closed(instance, user=user)
 
 
-@transaction.atomic
+def _stop(instance: WorkflowInstance, *, user, reason: str, terminate: bool) -> WorkflowInstance:
+    """Temporal first (outside any transaction), then the mirror; the reconciler covers a
+    crash in between, as the workflow's own end report would."""
+    action = "terminated" if terminate else "cancelled"
+    instance = WorkflowInstance.objects.get(pk=instance.pk)
+    _require_open(instance, action)
+
+    async def stop(client):
+        handle = _handle(instance, client)
+        if terminate:
+            await handle.terminate(reason=reason or "terminated by an operator")
+        else:
+            await handle.cancel()
+
+    _engine_call(stop, f"{'terminate' if terminate else 'cancel'} the instance")
+    status = InstanceStatus.TERMINATED if terminate else InstanceStatus.CANCELLED
+    with transaction.atomic():
+        instance = WorkflowInstance.objects.select_for_update().get(pk=instance.pk)
+        if instance.status not in CLOSED:
+            _close(instance, status, user=user, event=action, reason=reason)
+    return instance
+
+
 def do_cancel_instance(
     instance: WorkflowInstance, *, user=None, reason: str = ""
 ) -> WorkflowInstance:
     """Ask the workflow to cancel: it runs its cancellation handling (open tasks are cancelled)."""
-    instance = WorkflowInstance.objects.select_for_update().get(pk=instance.pk)
-    _require_open(instance, "cancelled")
-
-    async def cancel(client):
-        await _handle(instance, client).cancel()
-
-    _engine_call(cancel, "cancel the instance")
-    _close(instance, InstanceStatus.CANCELLED, user=user, event="cancelled", reason=reason)
-    return instance
+    return _stop(instance, user=user, reason=reason, terminate=False)
 
 
-@transaction.atomic
 def do_terminate_instance(
     instance: WorkflowInstance, *, user=None, reason: str = ""
 ) -> WorkflowInstance:
     """Stop at once: no workflow code runs any more (no compensation, no cleanup)."""
-    instance = WorkflowInstance.objects.select_for_update().get(pk=instance.pk)
-    _require_open(instance, "terminated")
-
-    async def terminate(client):
-        await _handle(instance, client).terminate(reason=reason or "terminated by an operator")
-
-    _engine_call(terminate, "terminate the instance")
-    _close(instance, InstanceStatus.TERMINATED, user=user, event="terminated", reason=reason)
-    return instance
+    return _stop(instance, user=user, reason=reason, terminate=True)
 
 
-@transaction.atomic
 def do_retry_instance(instance: WorkflowInstance, *, user=None) -> WorkflowInstance:
-    """Run a failed instance again from the state that failed, with the data it had there."""
-    instance = (
-        WorkflowInstance.objects.select_for_update()
-        .select_related("definition")
-        .get(pk=instance.pk)
-    )
-    if instance.status not in {InstanceStatus.FAILED, InstanceStatus.TIMED_OUT}:
-        raise Conflict(
-            f"Only a failed or timed-out instance can be retried; this one is {instance.status}.",
-            code=WorkflowErrorCode.INSTANCE_NOT_FAILED,
+    """Run a failed instance again from the state that failed, with the data it had there.
+
+    The row goes back to `starting` with what the new run needs; the run starts after the
+    commit (or from the reconciler), as a first start does.
+    """
+    from apps.workflows.services.starts import start_after_commit
+
+    with transaction.atomic():
+        instance = (
+            WorkflowInstance.objects.select_for_update()
+            .select_related("definition")
+            .get(pk=instance.pk)
         )
-    error = instance.error or {}
-    state = error.get("state")
-    if not state:
-        raise Conflict(
-            "The failure is not tied to a state (e.g. the whole workflow timed out); "
-            "restart the instance instead.",
-            code=WorkflowErrorCode.INSTANCE_NOT_FAILED,
+        if instance.status not in {InstanceStatus.FAILED, InstanceStatus.TIMED_OUT}:
+            raise Conflict(
+                "Only a failed or timed-out instance can be retried; "
+                f"this one is {instance.status}.",
+                code=WorkflowErrorCode.INSTANCE_NOT_FAILED,
+            )
+        error = instance.error or {}
+        state = error.get("state")
+        if not state:
+            raise Conflict(
+                "The failure is not tied to a state (e.g. the whole workflow timed out); "
+                "restart the instance instead.",
+                code=WorkflowErrorCode.INSTANCE_NOT_FAILED,
+            )
+        seq = max(instance.events.aggregate(m=Max("seq"))["m"] or 0, instance.engine_seq)
+        instance.status = InstanceStatus.STARTING
+        instance.start_spec = {
+            "kind": "retry",
+            "resume_state": state,
+            "resume_data": error.get("data"),
+            "carry": {"seq": seq, "visited": instance.visited_states},
+        }
+        instance.start_requested_at = timezone.now()
+        instance.error = None
+        instance.ended_at = None
+        instance.current_states = [state]
+        instance.save(
+            update_fields=[
+                "status",
+                "start_spec",
+                "start_requested_at",
+                "error",
+                "ended_at",
+                "current_states",
+                "updated_at",
+            ]
         )
-    seq = instance.events.aggregate(m=Max("seq"))["m"] or 0
-    params = _interpreter_input(
-        instance,
-        resume_state=state,
-        resume_data=error.get("data"),
-        carry={"seq": seq, "visited": instance.visited_states},
-    )
-    instance.status = InstanceStatus.RUNNING
-    instance.error = None
-    instance.ended_at = None
-    instance.current_states = [state]
-    instance.save(update_fields=["status", "error", "ended_at", "current_states", "updated_at"])
-    record_instance_event(instance, "retried", actor=user, state=state)
-    instance.run_id = _start_workflow(instance, params)
-    instance.save(update_fields=["run_id"])
+        record_instance_event(instance, "retried", actor=user, state=state)
+        start_after_commit(instance.pk)
+    instance.refresh_from_db()
     return instance
 
 
@@ -350,63 +380,3 @@ def do_restart_instance(instance: WorkflowInstance, *, user=None) -> WorkflowIns
     )
     record_instance_event(instance, "restarted", actor=user, new_instance=str(new.id))
     return new
-
-
-# --- the mirror, written by the engine's activity ----------------------------------------
-
-
-def _event_time(entry: dict[str, Any]):
-    value = entry.get("time")
-    return parse_datetime(value) if isinstance(value, str) else None
-
-
-@transaction.atomic
-def apply_instance_change(change: InstanceChanged) -> None:
-    """Update the mirror row and append new timeline entries; safe to apply twice."""
-    instance = WorkflowInstance.objects.select_for_update().filter(pk=change.instance_id).first()
-    if instance is None:
-        return  # the row was rolled back with a failed start; nothing to mirror
-    last_seq = instance.events.aggregate(m=Max("seq"))["m"] or 0
-    new_events = []
-    for entry in change.timeline:
-        seq = entry.get("seq")
-        if isinstance(seq, int) and seq <= last_seq:
-            continue  # already stored by an earlier attempt of this activity
-        if entry.get("kind") == "started":
-            continue  # the service recorded the start already, with who started it
-        details = dict(entry.get("details") or {})
-        details.update(
-            {k: v for k, v in entry.items() if k not in {"kind", "state", "time", "seq", "details"}}
-        )
-        new_events.append(
-            InstanceEvent(
-                instance=instance,
-                event_type=str(entry.get("kind", "progress"))[:64],
-                state=str(entry.get("state") or "")[:200],
-                occurred_at=_event_time(entry),
-                seq=seq if isinstance(seq, int) else None,
-                details=details,
-            )
-        )
-    InstanceEvent.objects.bulk_create(new_events)
-    # An operator's cancel/terminate already closed the row: the engine's late report of the
-    # same end must not reopen or relabel it.
-    if instance.status in CLOSED and change.status not in CLOSED:
-        return
-    if instance.status in {InstanceStatus.TERMINATED, InstanceStatus.CANCELLED}:
-        return
-    instance.status = change.status
-    instance.current_states = change.current_states
-    if change.visited_states:
-        instance.visited_states = change.visited_states
-    update = ["status", "current_states", "visited_states", "updated_at"]
-    if change.status in CLOSED:
-        instance.output = change.output
-        instance.error = change.error
-        instance.ended_at = timezone.now()
-        update += ["output", "error", "ended_at"]
-    instance.save(update_fields=update)
-    if change.status in CLOSED:
-        from apps.workflows import hooks
-
-        hooks.instance_closed(instance, user=None)

@@ -7,7 +7,7 @@ import uuid
 from django.db import transaction
 
 from apps.workflows.engine.contracts import SubflowRequest, SubflowResolved
-from apps.workflows.models import WorkflowInstance
+from apps.workflows.models import InstanceStatus, WorkflowInstance
 from apps.workflows.services.instances import (
     record_instance_event,
     resolve_definition,
@@ -52,6 +52,9 @@ def resolve_subflow(request: SubflowRequest, *, attempt_key: str) -> SubflowReso
             "parent": parent,
             "workflow_id": workflow_id_for(child_id),
             "input": None,
+            # The parent workflow starts the child (a child workflow): never the reconciler.
+            "status": InstanceStatus.RUNNING,
+            "start_spec": {"kind": "subflow"},
         },
     )
     if created:

@@ -1,0 +1,174 @@
+"""The Postgres mirror of instances, written from the engine side.
+
+Three writers, one rule — a row never moves backwards:
+- `apply_instance_change`: the durable reports of the interpreter (a local activity when an
+  instance starts or stops waiting, and when it ends). A missing row is an error the activity
+  retries, never a silent return: the workflow starts only after its row is committed, so a
+  missing row is a row not visible *yet*.
+- `apply_live_updates`: batched best-effort progress (current state, pending actions, new
+  timeline entries) published by running workflows (`engine.live`).
+- the reconciler (`services.reconcile`), which repairs whatever the first two lost.
+Each report carries the run's timeline counter (`seq`); the row keeps the highest applied
+(`engine_seq`) so a late or repeated update is recognised and ignored.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from apps.workflows.engine.contracts import InstanceChanged, InstanceNote
+from apps.workflows.models import InstanceEvent, InstanceStatus, WorkflowInstance
+
+CLOSED = set(InstanceStatus.closed_values())
+OPEN = InstanceStatus.open_values()
+# Ended by a person: the engine's own later report of the end must not relabel it.
+STOPPED_BY_OPERATOR = {InstanceStatus.CANCELLED, InstanceStatus.TERMINATED}
+
+
+class InstanceNotVisible(Exception):
+    """The row of a reporting workflow is not visible (yet): the activity retries."""
+
+
+def _event_time(entry: dict[str, Any]):
+    value = entry.get("time")
+    return parse_datetime(value) if isinstance(value, str) else None
+
+
+def timeline_rows(instance_id, entries: list[dict[str, Any]]) -> list[InstanceEvent]:
+    """InstanceEvent rows for engine timeline entries (the service wrote "started" itself)."""
+    rows = []
+    for entry in entries:
+        if entry.get("kind") == "started":
+            continue
+        seq = entry.get("seq")
+        details = dict(entry.get("details") or {})
+        details.update(
+            {k: v for k, v in entry.items() if k not in {"kind", "state", "time", "seq", "details"}}
+        )
+        rows.append(
+            InstanceEvent(
+                instance_id=instance_id,
+                event_type=str(entry.get("kind", "progress"))[:64],
+                state=str(entry.get("state") or "")[:200],
+                occurred_at=_event_time(entry),
+                seq=seq if isinstance(seq, int) else None,
+                details=details,
+            )
+        )
+    return rows
+
+
+def _max_seq(change_seq: int, entries: list[dict[str, Any]]) -> int:
+    seqs = [e["seq"] for e in entries if isinstance(e.get("seq"), int)]
+    return max([change_seq, *seqs])
+
+
+@transaction.atomic
+def apply_instance_change(change: InstanceChanged, *, strict: bool = True) -> None:
+    """Update the row and append new timeline entries; safe to apply twice.
+
+    `strict`: the row must exist (a platform instance); otherwise a missing row means an
+    ad-hoc run without one, and the report is dropped.
+    """
+    instance = WorkflowInstance.objects.select_for_update().filter(pk=change.instance_id).first()
+    if instance is None:
+        if not strict:
+            return
+        raise InstanceNotVisible(f"instance {change.instance_id} has no row (yet)")
+    # Entries a live update already stored are skipped by the (instance, seq) constraint.
+    InstanceEvent.objects.bulk_create(
+        timeline_rows(instance.pk, change.timeline), ignore_conflicts=True
+    )
+    seq = _max_seq(change.seq, change.timeline)
+    instance.engine_seq = max(instance.engine_seq, seq)
+    update = ["engine_seq", "updated_at"]
+    if instance.status in STOPPED_BY_OPERATOR or (
+        instance.status in CLOSED and change.status not in CLOSED
+    ):
+        instance.save(update_fields=update)
+        return
+    instance.status = change.status
+    instance.current_states = change.current_states
+    instance.pending_actions = change.pending_actions
+    if change.visited_states:
+        instance.visited_states = change.visited_states
+    update += ["status", "current_states", "pending_actions", "visited_states"]
+    if change.status in CLOSED:
+        instance.output = change.output
+        instance.error = change.error
+        instance.ended_at = timezone.now()
+        instance.pending_actions = []
+        update += ["output", "error", "ended_at"]
+    instance.save(update_fields=update)
+    if change.status in CLOSED:
+        from apps.workflows import hooks
+
+        hooks.instance_closed(instance, user=None)
+
+
+def note_instance(note: InstanceNote, *, strict: bool = True) -> None:
+    """A timeline entry from outside the instance's run (`strict`: its row must exist)."""
+    if not WorkflowInstance.objects.filter(pk=note.instance_id).exists():
+        if not strict:
+            return
+        raise InstanceNotVisible(f"instance {note.instance_id} has no row (yet)")
+    InstanceEvent.objects.create(
+        instance_id=note.instance_id,
+        event_type=note.kind[:64],
+        state=(note.state or "")[:200],
+        occurred_at=timezone.now(),
+        details=note.details,
+    )
+
+
+def coalesce(updates: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """The newest update per instance, with every timeline entry of all of them."""
+    merged: dict[str, dict[str, Any]] = {}
+    for update in updates:
+        key = str(update.get("instance_id"))
+        previous = merged.get(key)
+        entries = (previous["timeline"] if previous else []) + list(update.get("timeline") or [])
+        if previous is None or update.get("seq", 0) >= previous.get("seq", 0):
+            merged[key] = {**update, "timeline": entries}
+        else:
+            previous["timeline"] = entries
+    return merged
+
+
+def apply_live_updates(updates: list[dict[str, Any]]) -> int:
+    """Write a batch of live progress; updates older than the row's state are ignored."""
+    merged = coalesce(updates)
+    if not merged:
+        return 0
+    known = {
+        str(pk)
+        for pk in WorkflowInstance.objects.filter(pk__in=list(merged)).values_list("pk", flat=True)
+    }
+    rows = []
+    for key in known:
+        rows.extend(timeline_rows(key, merged[key]["timeline"]))
+    now = timezone.now()
+    applied = 0
+    with transaction.atomic():
+        InstanceEvent.objects.bulk_create(rows, ignore_conflicts=True)
+        for key in sorted(known):  # a fixed order: concurrent flushers never deadlock
+            update = merged[key]
+            seq = _max_seq(int(update.get("seq") or 0), update["timeline"])
+            status = update.get("status")
+            fields: dict[str, Any] = {
+                "current_states": update.get("current_states") or [],
+                "visited_states": update.get("visited_states") or [],
+                "pending_actions": update.get("pending_actions") or [],
+                "engine_seq": seq,
+                "updated_at": now,
+            }
+            if status in (InstanceStatus.RUNNING, InstanceStatus.WAITING):
+                fields["status"] = status
+            applied += WorkflowInstance.objects.filter(
+                pk=key, status__in=OPEN, engine_seq__lt=seq
+            ).update(**fields)
+    return applied
