@@ -249,6 +249,12 @@ def state(service) -> ServiceState:
 
 
 @pytest.fixture(autouse=True)
+def _allow_the_service(service, allow_outbound):
+    """The fake service listens on 127.0.0.1: open exactly its port to the outbound policy."""
+    allow_outbound(urlsplit(service.base_url).netloc)
+
+
+@pytest.fixture(autouse=True)
 def _fresh_caches():
     clear_caches()
     yield
