@@ -105,12 +105,10 @@ async def send(
     parse: bool = True,
     timeout: float | None = None,
 ) -> HttpResponse:
-    """Send with auth; on a 401 a refreshable credential (oauth2) is renewed and sent once more.
-
-    `timeout` caps the whole exchange (token, redirects, the body; default: the client's
-    timeout, which `new_client` takes from its caller); `max_bytes` (default
-    XFLOW_OUTBOUND_MAX_RESPONSE_BYTES) caps the body.
-    """
+    """Send with auth; on a 401 a refreshable credential (oauth2) is renewed and sent once more."""
+    # `timeout` caps the whole exchange (token, redirects, a body trickling in byte by byte,
+    # which no per-read timeout catches); by default the client's, set by its creator.
+    # `max_bytes` (default XFLOW_OUTBOUND_MAX_RESPONSE_BYTES) caps the body.
     total = timeout or client.timeout.read or default_timeout()
     what = f"The request to {safe_url(request.url)}"
     return await with_deadline(total, what, _send(client, request, auth, max_bytes, parse))

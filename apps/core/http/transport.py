@@ -70,10 +70,12 @@ class VettingTransport(httpx.AsyncHTTPTransport):
         super().__init__(verify=verify, trust_env=False)
         # httpx exposes no argument for the network backend: the pool is replaced with one
         # built alike. tests/security/test_outbound_policy.py fails if this stops applying.
+        limits = httpx.Limits()  # httpx's defaults
         self._pool = httpcore.AsyncConnectionPool(
             ssl_context=verify,
-            max_connections=10,
-            max_keepalive_connections=5,
+            max_connections=limits.max_connections,
+            max_keepalive_connections=limits.max_keepalive_connections,
+            keepalive_expiry=limits.keepalive_expiry,
             network_backend=VettingBackend(),
         )
 
@@ -85,10 +87,8 @@ def _ssl_context() -> ssl.SSLContext:
 
 
 def new_client(timeout: float) -> httpx.AsyncClient:
-    """A client for one call (clients are bound to an event loop, so none is global).
-
-    Proxies from the environment are not used: the policy must see the real destination.
-    """
+    """A client for one call (clients are bound to an event loop, so none is global)."""
+    # No proxies from the environment (trust_env=False): the policy must see the destination.
     return httpx.AsyncClient(
         transport=VettingTransport(verify=_ssl_context()),
         timeout=httpx.Timeout(timeout),
