@@ -1,6 +1,6 @@
 """Auth of outbound calls (spec 0.8 "Auth Definition"): basic, bearer and oauth2.
 
-The auth definition reaches the activity resolved: `properties` is an object whose expressions
+The auth definition arrives resolved: `properties` is an object whose expressions
 and secret references the interpreter has already evaluated.
 
 OAuth2 (grantType `clientCredentials`, `password`, `tokenExchange`):
