@@ -24,6 +24,21 @@ def _no_persistent_connections_in_worker_threads():
 
 
 @pytest.fixture
+def allow_outbound(settings):
+    """`allow_outbound("127.0.0.1:8080", ...)` opens these destinations for this test only.
+
+    The outbound policy refuses loopback addresses by default; a test allows exactly the local
+    services it starts (host:port), so a refusal test in the same session still sees 127.0.0.1
+    refused on every other port.
+    """
+
+    def allow(*entries: str) -> None:
+        settings.XFLOW_OUTBOUND_ALLOW = [*settings.XFLOW_OUTBOUND_ALLOW, *entries]
+
+    return allow
+
+
+@pytest.fixture
 def make_user(db):
     def make(
         username: str = "user",

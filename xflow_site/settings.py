@@ -190,6 +190,23 @@ CELERY_BEAT_SCHEDULE = {
 # Secrets store: values are encrypted at rest with a key derived from this (or SECRET_KEY).
 XFLOW_SECRETS_KEY = env_str("XFLOW_SECRETS_KEY", SECRET_KEY)
 
+# Outbound policy (apps/core/outbound.py): every URL the platform fetches or calls on a user's
+# behalf (definition parts, OpenAPI/GraphQL documents, REST/GraphQL calls, OAuth token
+# endpoints) must be http(s) and reach a public address. Loopback, private, link-local and
+# reserved addresses are refused unless listed in XFLOW_OUTBOUND_ALLOW -- in development too:
+# `make run` puts this platform's admin, Postgres and Redis on 127.0.0.1, and a definition
+# must not reach them. Allow a local mock service explicitly, e.g.
+# XFLOW_OUTBOUND_ALLOW=127.0.0.1:9999. Entries: host, *.domain, IP, CIDR, each optionally with
+# :port ([::1]:8080 for IPv6). The tests allow exactly the local services they start.
+XFLOW_OUTBOUND_ALLOW = env_list("XFLOW_OUTBOUND_ALLOW")
+# Time cap of one call that states no timeout (a definition's actionExecTimeout replaces it).
+XFLOW_OUTBOUND_TIMEOUT_SECONDS = float(env_str("XFLOW_OUTBOUND_TIMEOUT_SECONDS", "30"))
+# Largest answer read (decoded); reading stops there.
+XFLOW_OUTBOUND_MAX_RESPONSE_BYTES = env_int("XFLOW_OUTBOUND_MAX_RESPONSE_BYTES", 10 * 1024 * 1024)
+# The only directory whose files definitions may name (`file://petstore.json`, a dataInputSchema
+# file...); unset, no file is read.
+XFLOW_RESOURCE_DIR = env_str("XFLOW_RESOURCE_DIR")
+
 # Readiness probes give each component this long.
 READINESS_TIMEOUT_SECONDS = float(env_str("READINESS_TIMEOUT_SECONDS", "2"))
 

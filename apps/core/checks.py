@@ -27,3 +27,28 @@ def check_storage_writable(app_configs=None, **kwargs):
             )
         ]
     return []
+
+
+@register("xflow")
+def check_outbound_settings(app_configs=None, **kwargs):
+    """XFLOW_OUTBOUND_ALLOW entries must parse; XFLOW_RESOURCE_DIR must be a directory."""
+    from apps.core.outbound import SETTING, parse_entry
+
+    problems = []
+    for entry in settings.XFLOW_OUTBOUND_ALLOW:
+        try:
+            parse_entry(entry)
+        except ValueError as exc:
+            problems.append(
+                Error(
+                    f"{SETTING}: {exc}.",
+                    hint="Entries are host, *.domain, IP or CIDR, optionally with :port.",
+                    id="xflow.E020",
+                )
+            )
+    directory = settings.XFLOW_RESOURCE_DIR
+    if directory and not os.path.isdir(directory):
+        problems.append(
+            Error(f"XFLOW_RESOURCE_DIR {directory} is not a directory.", id="xflow.E021")
+        )
+    return problems

@@ -21,6 +21,7 @@ class ErrorCode(str, Enum):
     THROTTLED = "throttled"
     CONFLICT = "conflict"
     PAYLOAD_TOO_LARGE = "payload_too_large"
+    OUTBOUND_REFUSED = "outbound_refused"  # a URL the outbound policy refuses (apps.core.outbound)
     SERVICE_UNAVAILABLE = "service_unavailable"
     SERVER_ERROR = "server_error"
 

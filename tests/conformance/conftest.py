@@ -424,6 +424,13 @@ def rest() -> Service:
     server.shutdown()
 
 
+@pytest.fixture(autouse=True)
+def _allow_the_rest_service(request, allow_outbound):
+    """The outbound policy refuses 127.0.0.1: a test using `rest` opens exactly its port."""
+    if "rest" in request.fixturenames:
+        allow_outbound(request.getfixturevalue("rest").base.removeprefix("http://"))
+
+
 # --------------------------------------------------------------------------------------------
 # Small builders shared by the test modules
 # --------------------------------------------------------------------------------------------

@@ -36,6 +36,7 @@ class ServiceState:
     token_forms: list[dict[str, list[str]]] = field(default_factory=list)
     valid_tokens: set[str] = field(default_factory=lambda: {STATIC_TOKEN})
     graphql_queries: list[str] = field(default_factory=list)
+    graphql_headers: list[dict[str, str]] = field(default_factory=list)
 
 
 def openapi_document(server_url: str = "/{base}") -> dict[str, Any]:
@@ -209,6 +210,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _graphql(self, raw: bytes) -> None:
         query = json.loads(raw)["query"]
         self.state.graphql_queries.append(query)
+        self.state.graphql_headers.append({k.lower(): v for k, v in self.headers.items()})
         m = re.match(r"(query|mutation) \{ (\w+)(\((.*?)\))?", query)
         field_name = m.group(2) if m else ""
         args = m.group(4) or "" if m else ""
@@ -249,6 +251,12 @@ def state(service) -> ServiceState:
 
 
 @pytest.fixture(autouse=True)
+def _allow_the_service(service, allow_outbound):
+    """The fake service listens on 127.0.0.1: open exactly its port to the outbound policy."""
+    allow_outbound(urlsplit(service.base_url).netloc)
+
+
+@pytest.fixture(autouse=True)
 def _fresh_caches():
     clear_caches()
     yield
@@ -262,6 +270,8 @@ def run_call(
     auth: dict[str, Any] | None = None,
     selection_set: str | None = None,
     timeout: float | None = None,
+    idempotency_key: str = "",
+    environment: ActivityEnvironment | None = None,
 ) -> Any:
     """Run the real activity in Temporal's ActivityEnvironment (no server needed)."""
     call = FunctionCall(
@@ -273,8 +283,9 @@ def run_call(
         arguments=arguments if arguments is not None else {},
         selection_set=selection_set,
         timeout_seconds=timeout,
+        idempotency_key=idempotency_key,
     )
-    return asyncio.run(ActivityEnvironment().run(call_function, call))
+    return asyncio.run((environment or ActivityEnvironment()).run(call_function, call))
 
 
 def run_failing(function: dict[str, Any], arguments=None, **kwargs) -> dict[str, Any]:

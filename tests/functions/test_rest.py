@@ -8,7 +8,8 @@ import time
 
 import yaml
 
-from apps.workflows.engine.activities import functions, http, openapi
+from apps.core.http import openapi
+from apps.workflows.engine.activities import functions
 
 from .conftest import openapi_document
 
@@ -103,11 +104,11 @@ def test_openapi_document_is_loaded_again_when_its_cache_expires(
 
 
 def test_yaml_document_from_a_file_uri_and_a_relative_path(
-    call, base_url, state, tmp_path, monkeypatch
+    call, base_url, state, tmp_path, settings
 ):
-    # Given the document as YAML on disk, with an absolute server URL
+    # Given the document as YAML in the resource directory, with an absolute server URL
     (tmp_path / "pets.yaml").write_text(yaml.safe_dump(openapi_document(base_url + "/api")))
-    monkeypatch.setenv("XFLOW_OPENAPI_DIR", str(tmp_path))
+    settings.XFLOW_RESOURCE_DIR = str(tmp_path)
 
     # When it is named by file:// URI, by the spec's relative file:// form, and by a path
     call(rest(f"file://{tmp_path}/pets.yaml#status"), {"code": 200})
@@ -176,8 +177,11 @@ def test_inline_get_sends_other_arguments_as_query(call, base_url):
     assert result["query"] == {"limit": ["5"], "tag": ["a", "b"]}
 
 
-def test_server_url_can_be_overridden_by_function_metadata(call, base_url, state, tmp_path):
+def test_server_url_can_be_overridden_by_function_metadata(
+    call, base_url, state, tmp_path, settings
+):
     # Given a document whose server is unreachable, and a function overriding it
+    settings.XFLOW_RESOURCE_DIR = str(tmp_path)
     (tmp_path / "pets.json").write_text(json.dumps(openapi_document("https://prod.invalid")))
     function = rest(
         f"file://{tmp_path}/pets.json#status", metadata={"serverUrl": base_url + "/api"}
@@ -219,11 +223,12 @@ def test_slow_service_fails_with_timeout(call_error, base_url):
     assert time.monotonic() - started < 1.5
 
 
-def test_connection_refused_fails_with_connection_error(call_error):
-    # Given a port nobody listens on
+def test_connection_refused_fails_with_connection_error(call_error, allow_outbound):
+    # Given a port nobody listens on (and the policy allowing it)
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
+    allow_outbound(f"127.0.0.1:{port}")
 
     # When a function targets it
     detail = call_error(rest({"url": f"http://127.0.0.1:{port}", "path": "/x"}))
@@ -233,8 +238,11 @@ def test_connection_refused_fails_with_connection_error(call_error):
     assert f"127.0.0.1:{port}" in detail["message"]
 
 
-def test_invalid_openapi_documents_fail_with_openapi_error(call_error, base_url, tmp_path):
+def test_invalid_openapi_documents_fail_with_openapi_error(
+    call_error, base_url, tmp_path, settings
+):
     # Given a document that is not JSON, one that is not OpenAPI, and one that does not exist
+    settings.XFLOW_RESOURCE_DIR = str(tmp_path)
     (tmp_path / "bad.yaml").write_text("paths: [unclosed")
 
     # When operations of them are called
@@ -272,9 +280,9 @@ def test_text_response_is_returned_as_text(call, base_url):
     assert call(rest({"url": base_url, "path": "/api/text"})) == "hello, text"
 
 
-def test_response_larger_than_the_limit_fails(call_error, base_url, monkeypatch):
+def test_response_larger_than_the_limit_fails(call_error, base_url, settings):
     # Given a 1 KiB response limit and a 64 KiB answer
-    monkeypatch.setattr(http, "MAX_RESPONSE_BYTES", 1024)
+    settings.XFLOW_OUTBOUND_MAX_RESPONSE_BYTES = 1024
 
     # When called
     detail = call_error(rest({"url": base_url, "path": "/api/big"}))

@@ -90,12 +90,13 @@ def test_the_same_idempotency_key_starts_one_instance(api):
     assert other.json()["error"]["code"] == "idempotency_key_reused"
 
 
-def test_starting_refuses_unknown_unpublished_and_invalid_input(api, tmp_path):
+def test_starting_refuses_unknown_unpublished_and_invalid_input(api, tmp_path, settings):
     assert start(api, "nope").status_code == 404
     api.post("/api/v1/definitions/", {**GREETING, "id": "drafty"}, format="json")
     draft = start(api, "drafty")
     assert draft.status_code == 409
     assert "no published version" in draft.json()["error"]["message"]
+    settings.XFLOW_RESOURCE_DIR = str(tmp_path)  # the only directory definitions may name
     schema_file = tmp_path / "person.json"
     schema_file.write_text(
         json.dumps(
@@ -212,12 +213,13 @@ class _FlakyService(BaseHTTPRequestHandler):
 
 
 @pytest.fixture
-def flaky_service():
+def flaky_service(allow_outbound):
     _FlakyService.healthy = False
     _FlakyService.calls = 0
     server = ThreadingHTTPServer(("127.0.0.1", 0), _FlakyService)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
+    allow_outbound(f"127.0.0.1:{server.server_port}")
     yield f"http://127.0.0.1:{server.server_port}"
     server.shutdown()
 

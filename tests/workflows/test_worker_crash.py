@@ -41,11 +41,12 @@ class _Counter(BaseHTTPRequestHandler):
         pass
 
 
-def _worker(prefix: str) -> subprocess.Popen:
+def _worker(prefix: str, service: str) -> subprocess.Popen:
     db = connection.settings_dict
     env = {
         **os.environ,
         "TEMPORAL_QUEUE_PREFIX": prefix,
+        "XFLOW_OUTBOUND_ALLOW": service,  # the local service, and nothing else on 127.0.0.1
         "DATABASE_URL": f"postgresql://{db['USER']}@{db['HOST'] or '127.0.0.1'}:"
         f"{db['PORT'] or 5432}/{db['NAME']}",
     }
@@ -116,7 +117,7 @@ def test_killing_the_worker_mid_run_loses_nothing_and_repeats_nothing(settings):
             ],
         },
     )
-    first_worker = _worker(prefix)
+    first_worker = _worker(prefix, f"127.0.0.1:{server.server_port}")
     second_worker = None
     try:
         instance = do_start_instance(definition=definition, input={"n": 1})
@@ -125,7 +126,7 @@ def test_killing_the_worker_mid_run_loses_nothing_and_repeats_nothing(settings):
         os.killpg(first_worker.pid, signal.SIGKILL)
         first_worker.wait(10)
 
-        second_worker = _worker(prefix)
+        second_worker = _worker(prefix, f"127.0.0.1:{server.server_port}")
         done = wait_for_instance(instance.id, timeout=90)
         assert done.status == "completed", done.error
         assert done.output == {"n": 1, "a": {"done": True}, "b": {"done": True}}

@@ -3,18 +3,19 @@ auth, constants, secrets, timeouts and dataInputSchema): fetched and inlined bef
 
 The interpreter does no I/O, so whatever a definition references by URI is read here, when
 an instance starts (cached for a few minutes), and the instance runs on the inlined copy.
+Reading follows apps.core.http.documents: http(s) under the outbound policy, files only
+inside XFLOW_RESOURCE_DIR; a refusal stops the start with `outbound_refused`.
 """
 
 from __future__ import annotations
 
 import time
 from typing import Any
-from urllib.parse import unquote, urlsplit
 
-import httpx
-import yaml
-
-from apps.core.errors import ServiceError
+from apps.core.errors import ErrorCode, ServiceError
+from apps.core.http.documents import fetch_document_sync
+from apps.core.http.errors import CallError
+from apps.core.outbound import OutboundRefused
 from apps.workflows.error_codes import WorkflowErrorCode
 
 CACHE_SECONDS = 300
@@ -35,25 +36,21 @@ SECTIONS: dict[str, type] = {
 
 
 def load_document(uri: str, *, what: str) -> Any:
-    """A JSON or YAML document from an http(s):// or file:// URI (cached)."""
+    """A JSON or YAML document from an http(s) URL or a resource file (cached)."""
     cached = _CACHE.get(uri)
     if cached and time.monotonic() - cached[0] < CACHE_SECONDS:
         return cached[1]
-    parts = urlsplit(uri)
     try:
-        if parts.scheme in {"http", "https"}:
-            response = httpx.get(uri, timeout=5.0, follow_redirects=True)
-            response.raise_for_status()
-            text = response.text[:MAX_BYTES]
-        elif parts.scheme == "file":
-            with open(unquote(parts.path), encoding="utf-8") as fh:
-                text = fh.read(MAX_BYTES)
-        else:
-            raise ValueError("use an http(s):// or file:// URI")
-        document = yaml.safe_load(text)
-    except (OSError, ValueError, httpx.HTTPError, yaml.YAMLError) as exc:
+        document = fetch_document_sync(uri, what=f"definition's {what}", max_bytes=MAX_BYTES)
+    except OutboundRefused as exc:
         raise ServiceError(
-            f"The definition's {what} {uri!r} could not be loaded: {exc}",
+            f"The definition's {what} {exc.message}",
+            code=ErrorCode.OUTBOUND_REFUSED,
+            fields={what: [exc.message]},
+        ) from None
+    except CallError as exc:
+        raise ServiceError(
+            exc.message,
             code=WorkflowErrorCode.DEFINITION_INVALID,
         ) from None
     _CACHE[uri] = (time.monotonic(), document)

@@ -1,9 +1,9 @@
 """Temporal activities of the engine queue that perform function calls.
 
 Module map: `functions` (the `xflow.call_function` activity and dispatch), `rest` (OpenAPI
-and inline REST calls), `openapi` (documents: load, cache, operations), `graphql`, `auth`
-(basic, bearer, oauth2 with a token cache), `http` (transport, limits, redirects), `builtins`
-(`xflow:` functions), `errors` (codes and FunctionError).
+and inline REST calls, the Idempotency-Key header), `graphql`, `builtins` (`xflow:`
+functions), `errors` (codes and FunctionError). The HTTP infrastructure they use (client,
+outbound policy, auth, OpenAPI documents) is in apps.core.http and apps.core.outbound.
 """
 
 from __future__ import annotations
@@ -11,11 +11,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from .auth import clear_token_cache
+from apps.core.http.auth import clear_token_cache
+from apps.core.http.openapi import clear_document_cache
+
 from .builtins import BUILTINS, describe_builtins
 from .errors import ErrorCode, FunctionError
 from .functions import call_function
-from .openapi import clear_document_cache
 
 __all__ = [
     "BUILTINS",

@@ -23,9 +23,11 @@ from typing import Any
 
 import httpx
 
-from .auth import Authenticator
-from .errors import ErrorCode, FunctionError
-from .http import HttpRequest, safe_url, send, status_error
+from apps.core.http.auth import Authenticator
+from apps.core.http.client import HttpRequest, safe_url, send
+
+from .errors import ErrorCode, FunctionError, status_error
+from .rest import add_idempotency_key
 
 _NAME = re.compile(r"^[_A-Za-z][_0-9A-Za-z]*$")
 _KINDS = ("query", "mutation")
@@ -110,6 +112,7 @@ async def call_graphql(
     arguments: dict[str, Any],
     selection_set: str | None,
     auth: Authenticator | None,
+    idempotency_key: str = "",
 ) -> Any:
     """POST the document and return the response's `data` ({field: ...})."""
     url, kind, field = parse_operation(function.get("operation"))
@@ -122,8 +125,9 @@ async def call_graphql(
         headers={"Content-Type": "application/json", "Accept": "application/json"},
         content=json.dumps({"query": document}, ensure_ascii=False).encode(),
     )
-    response = await send(client, request, auth=auth)
     label = f"GraphQL {kind} '{field}' of function '{function.get('name')}'"
+    add_idempotency_key(request, idempotency_key, label)
+    response = await send(client, request, auth=auth)
     body = response.body
     errors = body.get("errors") if isinstance(body, dict) else None
     if not response.ok and not (errors and response.status in _GRAPHQL_ERROR_STATUSES):

@@ -37,16 +37,44 @@ from urllib.parse import quote, urlencode
 
 import httpx
 
-from .auth import Authenticator
-from .errors import ErrorCode, FunctionError
-from .http import HttpRequest, is_json_type, safe_url, send, status_error
-from .openapi import HTTP_METHODS, RestOperation, find_operation, load_document, split_operation
+from apps.core.http.auth import Authenticator
+from apps.core.http.client import HttpRequest, is_json_type, safe_url, send
+from apps.core.http.openapi import HTTP_METHODS, RestOperation, find_operation, load_document
+
+from .errors import ErrorCode, FunctionError, status_error
 
 logger = logging.getLogger("xflow.workflows.functions")
 
 _PATH_VARIABLE = re.compile(r"\{([^}/]+)\}")
 _BODY_METHODS = frozenset({"post", "put", "patch"})
 _SWAGGER2_SEPARATORS = {"csv": ",", "ssv": " ", "tsv": "\t", "pipes": "|"}
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+
+
+def split_operation(operation: str) -> tuple[str, str]:
+    """`<document uri>#<operationId>` -> (uri, operationId)."""
+    uri, sep, operation_id = operation.rpartition("#")
+    if not sep or not uri or not operation_id:
+        raise FunctionError(
+            ErrorCode.INVALID_FUNCTION,
+            f"The rest operation '{operation}' must look like '<openapi document>#<operationId>'.",
+        )
+    return uri, operation_id
+
+
+def add_idempotency_key(request: HttpRequest, key: str, label: str) -> None:
+    """Send the platform's key, unless the definition sets the header itself (documented)."""
+    if not key:
+        return
+    own = [name for name in request.headers if name.lower() == IDEMPOTENCY_HEADER.lower()]
+    if own:
+        # A definition may name its own key (an order number...): that is a deliberate
+        # choice, kept, and said in the worker log rather than replaced without a word.
+        logger.info(
+            "%s: the definition sets %s itself; the platform's key is not sent", label, own[0]
+        )
+        return
+    request.headers[IDEMPOTENCY_HEADER] = key
 
 
 async def call_rest(
@@ -54,6 +82,7 @@ async def call_rest(
     function: dict[str, Any],
     arguments: dict[str, Any],
     auth: Authenticator | None,
+    idempotency_key: str = "",
 ) -> Any:
     """Resolve the operation, send the request, return the parsed 2xx body."""
     operation = function.get("operation")
@@ -72,9 +101,12 @@ async def call_rest(
     server = (function.get("metadata") or {}).get("serverUrl")
     if server:
         op.base_url = str(server)
-    response = await send(client, build_request(op, arguments), auth=auth)
+    label = f"Function '{function.get('name')}' ({op.label})"
+    request = build_request(op, arguments)
+    add_idempotency_key(request, idempotency_key, label)
+    response = await send(client, request, auth=auth)
     if not response.ok:
-        raise status_error(response, f"Function '{function.get('name')}' ({op.label})")
+        raise status_error(response, label)
     return response.body
 
 

@@ -1,31 +1,36 @@
-"""HTTP transport of function calls: one client per call, size limit, redirect policy, parsing.
+"""Outbound HTTP requests: auth, redirects checked at every hop, size and time caps, parsing.
 
-Security: the URLs come from workflow definitions written by operators, so no SSRF filtering is
-done here on purpose (loopback and private addresses stay reachable: local services and the
-tests use them). Run workers in a network segment that reaches only what workflows may call.
-Credentials never reach the logs: URLs are logged without user-info and query string, headers
-only through `masked_headers`.
+Every request the platform makes on a user's behalf goes through `send` with a client from
+`new_client`, so the outbound policy (apps.core.outbound) applies to each connection.
+Credentials never reach the logs: URLs are logged without user-info and query string,
+headers only through `masked_headers`.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import logging
-import ssl
 import time
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 import httpx
+from django.conf import settings
 
-from .errors import ErrorCode, FunctionError
+from apps.core.outbound import OutboundRefused, check_scheme
+
+from .errors import CallError, CallErrorCode
+from .transport import new_client
 
 if TYPE_CHECKING:
     from .auth import Authenticator
 
-logger = logging.getLogger("xflow.workflows.functions")
+logger = logging.getLogger("xflow.outbound")
+
+MAX_REDIRECTS = 5
+_SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "x-api-key"})
 
 
 class _DropHttpxRequestLines(logging.Filter):
@@ -39,11 +44,15 @@ class _DropHttpxRequestLines(logging.Filter):
 if not any(isinstance(f, _DropHttpxRequestLines) for f in logging.getLogger("httpx").filters):
     logging.getLogger("httpx").addFilter(_DropHttpxRequestLines())
 
-DEFAULT_TIMEOUT_SECONDS = 30.0
-MAX_RESPONSE_BYTES = 10 * 1024 * 1024
-MAX_REDIRECTS = 5
-USER_AGENT = "xflow-engine"
-_SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "x-api-key"})
+
+def default_timeout() -> float:
+    """XFLOW_OUTBOUND_TIMEOUT_SECONDS: the time cap of a call that states none."""
+    return float(settings.XFLOW_OUTBOUND_TIMEOUT_SECONDS)
+
+
+def max_response_bytes() -> int:
+    """XFLOW_OUTBOUND_MAX_RESPONSE_BYTES: the largest (decoded) body read from an answer."""
+    return int(settings.XFLOW_OUTBOUND_MAX_RESPONSE_BYTES)
 
 
 @dataclass
@@ -68,27 +77,18 @@ class HttpResponse:
     def ok(self) -> bool:
         return 200 <= self.status < 300
 
-
-@lru_cache(maxsize=1)
-def _ssl_context() -> ssl.SSLContext:
-    # Loading the CA bundle costs milliseconds; a client is made per call, the context once.
-    return httpx.create_ssl_context()
-
-
-def new_client(timeout: float) -> httpx.AsyncClient:
-    """A client for one activity call (clients are bound to an event loop, so none is global)."""
-    return httpx.AsyncClient(
-        verify=_ssl_context(),
-        timeout=httpx.Timeout(timeout),
-        follow_redirects=False,  # followed by hand in `send` to enforce the scheme rule
-        headers={"User-Agent": USER_AGENT},
-    )
+    @property
+    def content_type(self) -> str:
+        return self.headers.get("content-type", "")
 
 
 def safe_url(url: str | httpx.URL) -> str:
     """The URL without user-info and query string, for logs and messages."""
-    u = httpx.URL(str(url))
-    return str(u.copy_with(username=None, password=None, query=None, fragment=None))
+    try:
+        u = httpx.URL(str(url))
+        return str(u.copy_with(username=None, password=None, query=None, fragment=None))
+    except (httpx.InvalidURL, ValueError, TypeError):
+        return str(url).split("?", 1)[0].split("#", 1)[0][:200]
 
 
 def masked_headers(headers: dict[str, str] | httpx.Headers) -> dict[str, str]:
@@ -101,20 +101,43 @@ async def send(
     request: HttpRequest,
     *,
     auth: Authenticator | None = None,
+    max_bytes: int | None = None,
+    parse: bool = True,
+    timeout: float | None = None,
 ) -> HttpResponse:
     """Send with auth; on a 401 a refreshable credential (oauth2) is renewed and sent once more."""
-    response = await _send_once(client, request, auth)
+    # `timeout` caps the whole exchange (token, redirects, a body trickling in byte by byte,
+    # which no per-read timeout catches); by default the client's, set by its creator.
+    # `max_bytes` (default XFLOW_OUTBOUND_MAX_RESPONSE_BYTES) caps the body.
+    total = timeout or client.timeout.read or default_timeout()
+    what = f"The request to {safe_url(request.url)}"
+    return await with_deadline(total, what, _send(client, request, auth, max_bytes, parse))
+
+
+async def _send(
+    client: httpx.AsyncClient,
+    request: HttpRequest,
+    auth: Authenticator | None,
+    max_bytes: int | None,
+    parse: bool,
+) -> HttpResponse:
+    response = await _send_once(client, request, auth, max_bytes, parse)
     if response.status == 401 and auth is not None and auth.refreshable:
         url = safe_url(request.url)
         logger.info("%s %s: 401, renewing the token and retrying once", request.method, url)
         auth.invalidate()
-        response = await _send_once(client, request, auth)
+        response = await _send_once(client, request, auth, max_bytes, parse)
     return response
 
 
 async def _send_once(
-    client: httpx.AsyncClient, request: HttpRequest, auth: Authenticator | None
+    client: httpx.AsyncClient,
+    request: HttpRequest,
+    auth: Authenticator | None,
+    max_bytes: int | None,
+    parse: bool,
 ) -> HttpResponse:
+    check_scheme(request.url)
     headers = dict(request.headers)
     if auth is not None:
         headers.update(await auth.headers(client))
@@ -126,9 +149,9 @@ async def _send_once(
             headers=headers,
             content=request.content,
         )
-    except (httpx.InvalidURL, httpx.UnsupportedProtocol, ValueError) as exc:
-        raise FunctionError(
-            ErrorCode.INVALID_FUNCTION, f"The URL '{safe_url(request.url)}' is not valid: {exc}"
+    except (httpx.InvalidURL, httpx.UnsupportedProtocol, ValueError, TypeError) as exc:
+        raise CallError(
+            CallErrorCode.INVALID_URL, f"The URL '{safe_url(request.url)}' is not valid: {exc}"
         ) from exc
     logger.debug("%s %s headers: %s", req.method, safe_url(req.url), masked_headers(req.headers))
     scheme = req.url.scheme
@@ -141,28 +164,31 @@ async def _send_once(
             await raw.aclose()
             # httpx drops Authorization when a redirect leaves the origin; a scheme change
             # (https -> http, or to anything else) is refused rather than followed silently.
+            # The next hop's host is vetted when its connection opens (transport).
             if raw.next_request.url.scheme != scheme:
-                raise FunctionError(
-                    ErrorCode.REDIRECT_REFUSED,
+                raise CallError(
+                    CallErrorCode.REDIRECT_REFUSED,
                     f"The service redirected {safe_url(req.url)} to "
                     f"{safe_url(raw.next_request.url)}, a different scheme; xflow does not "
                     "follow such redirects.",
                 )
             req = raw.next_request
         else:
-            raise FunctionError(
-                ErrorCode.REDIRECT_REFUSED,
+            raise CallError(
+                CallErrorCode.REDIRECT_REFUSED,
                 f"The service at {safe_url(request.url)} redirected more than "
                 f"{MAX_REDIRECTS} times.",
             )
-        content = await _read_limited(raw)
+        content = await _read_limited(raw, max_bytes or max_response_bytes())
+    except OutboundRefused as exc:
+        raise exc.for_target(safe_url(req.url)) from None
     except httpx.TimeoutException as exc:
-        raise FunctionError(
-            ErrorCode.TIMEOUT, f"The service at {safe_url(req.url)} did not answer in time."
+        raise CallError(
+            CallErrorCode.TIMEOUT, f"The service at {safe_url(req.url)} did not answer in time."
         ) from exc
     except httpx.TransportError as exc:
-        raise FunctionError(
-            ErrorCode.CONNECTION_ERROR,
+        raise CallError(
+            CallErrorCode.CONNECTION_ERROR,
             f"Could not connect to {safe_url(req.url)}: {exc or type(exc).__name__}.",
         ) from exc
     logger.debug(
@@ -172,34 +198,34 @@ async def _send_once(
         raw.status_code,
         (time.monotonic() - started) * 1000,
     )
-    return HttpResponse(
-        status=raw.status_code, headers=raw.headers, body=parse_body(raw, content), url=str(req.url)
-    )
+    body = parse_body(raw, content) if parse else content
+    return HttpResponse(status=raw.status_code, headers=raw.headers, body=body, url=str(req.url))
 
 
-async def _read_limited(raw: httpx.Response) -> bytes:
+async def _read_limited(raw: httpx.Response, limit: int) -> bytes:
     try:
-        declared = int(raw.headers.get("content-length", "0"))
-        if declared > MAX_RESPONSE_BYTES:
-            raise _too_large(raw)
+        declared = raw.headers.get("content-length", "0")
+        if declared.isdigit() and int(declared) > limit:
+            raise _too_large(raw, limit)
         chunks: list[bytes] = []
         size = 0
-        # aiter_bytes decodes gzip/deflate: the limit applies to the decoded size.
+        # aiter_bytes decodes gzip/deflate: the limit applies to the decoded size, and the
+        # reading stops at the limit (an endless body costs at most `limit` bytes).
         async for chunk in raw.aiter_bytes():
             size += len(chunk)
-            if size > MAX_RESPONSE_BYTES:
-                raise _too_large(raw)
+            if size > limit:
+                raise _too_large(raw, limit)
             chunks.append(chunk)
         return b"".join(chunks)
     finally:
         await raw.aclose()
 
 
-def _too_large(raw: httpx.Response) -> FunctionError:
-    return FunctionError(
-        ErrorCode.RESPONSE_TOO_LARGE,
-        f"The response of {safe_url(raw.request.url)} is larger than the "
-        f"{MAX_RESPONSE_BYTES // 1024} KiB xflow accepts.",
+def _too_large(raw: httpx.Response, limit: int) -> CallError:
+    shown = f"{limit // 1024} KiB" if limit >= 1024 else f"{limit} bytes"
+    return CallError(
+        CallErrorCode.RESPONSE_TOO_LARGE,
+        f"The response of {safe_url(raw.request.url)} is larger than the {shown} xflow accepts.",
     )
 
 
@@ -228,8 +254,8 @@ def parse_body(raw: httpx.Response, content: bytes) -> Any:
         try:
             return json.loads(text)
         except ValueError as exc:
-            raise FunctionError(
-                ErrorCode.INVALID_RESPONSE,
+            raise CallError(
+                CallErrorCode.INVALID_RESPONSE,
                 f"{safe_url(raw.request.url)} answered '{content_type}' but the body is not "
                 f"valid JSON ({exc}).",
                 text,
@@ -239,11 +265,28 @@ def parse_body(raw: httpx.Response, content: bytes) -> Any:
     return {"contentType": content_type, "base64": base64.b64encode(content).decode("ascii")}
 
 
-def status_error(response: HttpResponse, what: str) -> FunctionError:
-    """The FunctionError for a non-2xx answer: code = the status, body = the parsed body."""
-    reason = httpx.codes.get_reason_phrase(response.status) or "error"
-    return FunctionError(
-        str(response.status),
-        f"{what} answered {response.status} {reason} ({safe_url(response.url)}).",
-        response.body,
-    )
+async def with_deadline(seconds: float, what: str, coro: Any) -> Any:
+    """Await `coro` under a total time cap; a TimeoutError becomes CallError(Timeout)."""
+    try:
+        async with asyncio.timeout(seconds):
+            return await coro
+    except TimeoutError as exc:
+        raise CallError(
+            CallErrorCode.TIMEOUT, f"{what} did not complete within {seconds:g} s."
+        ) from exc
+
+
+__all__ = [
+    "HttpRequest",
+    "HttpResponse",
+    "MAX_REDIRECTS",
+    "default_timeout",
+    "is_json_type",
+    "masked_headers",
+    "max_response_bytes",
+    "new_client",
+    "parse_body",
+    "safe_url",
+    "send",
+    "with_deadline",
+]

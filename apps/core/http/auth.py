@@ -1,6 +1,6 @@
-"""Function auth (spec 0.8 "Auth Definition"): basic, bearer and oauth2, applied to the call.
+"""Auth of outbound calls (spec 0.8 "Auth Definition"): basic, bearer and oauth2.
 
-The auth definition reaches the activity resolved: `properties` is an object whose expressions
+The auth definition arrives resolved: `properties` is an object whose expressions
 and secret references the interpreter has already evaluated.
 
 OAuth2 (grantType `clientCredentials`, `password`, `tokenExchange`):
@@ -11,7 +11,7 @@ OAuth2 (grantType `clientCredentials`, `password`, `tokenExchange`):
   server must support); `metadata.clientAuthMethod: client_secret_post` sends them in the form.
 - tokens are cached in-process by (token endpoint, clientId, grant, scopes, audiences, user)
   until 30 s before `expires_in` (5 min when the server gives none); a 401 from the target
-  drops the token and the call is retried once with a new one (see `http.send`).
+  drops the token and the call is retried once with a new one (see `client.send`).
 Credentials and tokens are never logged nor put in error messages.
 """
 
@@ -25,8 +25,8 @@ from urllib.parse import urlencode, urljoin
 
 import httpx
 
-from .errors import ErrorCode, FunctionError
-from .http import HttpRequest, safe_url, send
+from .client import HttpRequest, safe_url, send
+from .errors import CallError, CallErrorCode
 
 DEFAULT_TOKEN_LIFETIME = 300.0
 EXPIRY_MARGIN = 30.0
@@ -195,8 +195,8 @@ class OAuth2Auth(Authenticator):
         if not response.ok:
             body = response.body if isinstance(response.body, dict) else None
             detail = f" ({body.get('error_description') or body.get('error')})" if body else ""
-            raise FunctionError(
-                ErrorCode.AUTH_ERROR,
+            raise CallError(
+                CallErrorCode.AUTH_ERROR,
                 f"Auth '{self.name}': the token endpoint {safe_url(token_url)} answered "
                 f"{response.status}{detail}.",
                 body,
@@ -204,8 +204,8 @@ class OAuth2Auth(Authenticator):
         body = response.body if isinstance(response.body, dict) else {}
         token = body.get("access_token")
         if not isinstance(token, str) or not token:
-            raise FunctionError(
-                ErrorCode.AUTH_ERROR,
+            raise CallError(
+                CallErrorCode.AUTH_ERROR,
                 f"Auth '{self.name}': the token endpoint {safe_url(token_url)} answered without "
                 "an access_token.",
             )
@@ -216,8 +216,8 @@ class OAuth2Auth(Authenticator):
         return token, lifetime
 
 
-def _auth_error(name: str, problem: str) -> FunctionError:
-    return FunctionError(ErrorCode.AUTH_ERROR, f"Auth '{name}': {problem}")
+def _auth_error(name: str, problem: str) -> CallError:
+    return CallError(CallErrorCode.AUTH_ERROR, f"Auth '{name}': {problem}")
 
 
 def authenticator_for(auth: dict[str, Any] | None) -> Authenticator | None:
