@@ -184,11 +184,6 @@ def test_a_call_repeated_after_its_worker_died_carries_the_same_key(settings, ke
 
 @pytest.mark.usefixtures("engine_worker")
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.xfail(
-    strict=True,
-    reason="the interpreter fills FunctionCall.idempotency_key (the lead's change to "
-    "engine/actions.py); remove this mark when it lands",
-)
 def test_each_retry_the_definition_asks_for_gets_a_new_key(api, keyed_service):
     # Given a service failing twice with 503, and a definition retrying that error
     _KeyedService.failures = 2

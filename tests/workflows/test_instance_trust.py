@@ -266,8 +266,9 @@ class _SlowService:
 
 
 @pytest.fixture
-def slow_service():
+def slow_service(allow_outbound):
     service = _SlowService()
+    allow_outbound(service.url.removeprefix("http://"))
     yield service
     service.close()
 
