@@ -94,9 +94,7 @@ async def run(args) -> None:
     workers = build_workers(client, build_registry(), ["xflow-engine"], max_activity_threads=32)
     running = [asyncio.create_task(w.run()) for w in workers]
 
-    definition, _ = await sync_to_async(do_save_definition)(
-        source=SLEEPER, user=None, publish=True
-    )
+    definition, _ = await sync_to_async(do_save_definition)(source=SLEEPER, user=None, publish=True)
 
     def start_all() -> float:
         began = time.monotonic()
