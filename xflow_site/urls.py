@@ -13,6 +13,7 @@ api_v1 = [
     path("me", me, name="me"),
     path("auth/token", obtain_auth_token, name="token"),
     path("", include("apps.workflows.api.urls")),
+    path("", include("apps.tasks.api.urls")),
 ]
 
 urlpatterns = [

@@ -20,6 +20,15 @@ def _cancel_tasks():
     return getattr(services, "do_cancel_tasks_of_instance", None)
 
 
+def resend_task_signals() -> int:
+    """The tasks app's relay: completions whose signal Temporal has not acknowledged yet."""
+    try:
+        resume = import_module("apps.tasks.services.resume")
+    except ModuleNotFoundError:
+        return 0
+    return resume.resend_pending_signals()
+
+
 def instance_closed(instance, *, user=None) -> None:
     """An instance ended (any way): its open user tasks are cancelled with it."""
     cancel = _cancel_tasks()

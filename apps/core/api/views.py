@@ -53,5 +53,6 @@ def api_root(request):
             "docs": url("api-docs"),
             "definitions": url("api:definition-list"),
             "instances": url("api:instance-list"),
+            "tasks": url("api:task-list"),
         }
     )

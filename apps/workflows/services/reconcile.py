@@ -24,6 +24,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from apps.core import temporal
+from apps.workflows import hooks
 from apps.workflows.engine.contracts import (
     INTERPRETER_WORKFLOW,
     QUERY_STATUS,
@@ -51,6 +52,7 @@ QUERY_TIMEOUT = 5.0
 class ReconcileReport:
     starts_reissued: int = 0
     events_resent: int = 0
+    task_signals_resent: int = 0
     checked: int = 0
     running_in_temporal: int = 0
     repaired: list[str] = field(default_factory=list)
@@ -60,6 +62,7 @@ class ReconcileReport:
         return {
             "starts_reissued": self.starts_reissued,
             "events_resent": self.events_resent,
+            "task_signals_resent": self.task_signals_resent,
             "checked": self.checked,
             "running_in_temporal": self.running_in_temporal,
             "repaired": self.repaired,
@@ -261,6 +264,7 @@ def reconcile_instances(
             if dispatch_start(pk, check_existing=True):
                 report.starts_reissued += 1
         report.events_resent = resend_pending_deliveries()
+        report.task_signals_resent = hooks.resend_task_signals()
         candidates = list(
             WorkflowInstance.objects.filter(
                 Q(reconciled_at__isnull=True) | Q(reconciled_at__lt=now - idle),

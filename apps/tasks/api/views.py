@@ -1,0 +1,196 @@
+"""REST API of user tasks: the inbox lists, one task, and what people do to it."""
+
+from __future__ import annotations
+
+from django.db.models import Prefetch
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import status, viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from apps.core.idempotency import idempotent
+from apps.tasks import permissions, selectors, services
+from apps.tasks.api import schema
+from apps.tasks.api import serializers as s
+from apps.tasks.api.pagination import TaskKeysetPagination
+from apps.tasks.models import TaskComment, TaskEvent, UserTask
+from apps.tasks.selectors import TaskFilters
+
+_DETAIL = OpenApiResponse(s.TaskDetailSerializer, description="The task after the action.")
+
+
+def _action_schema(request_serializer, summary: str, description: str = "", **extra):
+    return extend_schema(
+        request=request_serializer,
+        responses={200: _DETAIL, **schema.ACTION_ERRORS},
+        summary=summary,
+        description=description,
+        **extra,
+    )
+
+
+@extend_schema(tags=["tasks"])
+class TaskViewSet(viewsets.GenericViewSet):
+    """User tasks: the caller's inbox lists, one task, and the actions on it."""
+
+    serializer_class = s.TaskSerializer
+    pagination_class = TaskKeysetPagination
+    filter_backends: list = []  # filters and ordering are the selectors' and the paginator's
+    lookup_value_regex = "[0-9a-fA-F-]{36}"
+
+    def get_queryset(self):
+        return UserTask.objects.none()  # every read goes through the selectors (scoped)
+
+    def _detail(self, pk) -> Response:
+        """The task as the caller now sees it (after an action they may no longer be able to
+        see it: they still get the result of what they did)."""
+        task = (
+            UserTask.objects.select_related("assignee", "owner", "completed_by")
+            .prefetch_related(
+                Prefetch("comments", queryset=TaskComment.objects.select_related("author")),
+                "attachments",
+                Prefetch("events", queryset=TaskEvent.objects.select_related("actor")),
+            )
+            .get(pk=pk)
+        )
+        return Response(s.TaskDetailSerializer(task, context={"request": self.request}).data)
+
+    @extend_schema(
+        parameters=[s.TaskQuerySerializer],
+        responses={200: s.TaskSerializer(many=True), **schema.READ_ERRORS, 400: schema.INVALID},
+        summary="List the caller's tasks",
+        description="view=mine (open, assigned to me; delegated to me included), queue "
+        "(unassigned, I may claim), delegated (I own them, delegated to someone), completed "
+        "(completed by me), all (every task I may see; operators: all tasks).",
+    )
+    def list(self, request):
+        query = s.TaskQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        q = query.validated_data
+        filters = TaskFilters(
+            instance=str(q["instance"]) if q.get("instance") else None,
+            definition=q.get("definition"),
+            status=q.get("status"),
+            priority_min=q.get("priority_min"),
+            priority_max=q.get("priority_max"),
+            due_after=q.get("due_after"),
+            due_before=q.get("due_before"),
+            overdue=q.get("overdue", False),
+            title=q.get("title"),
+        )
+        rows = self.paginate_queryset(selectors.task_list(request.user, q["view"], filters))
+        return self.get_paginated_response(s.TaskSerializer(rows, many=True).data)
+
+    @extend_schema(
+        responses={200: s.TaskDetailSerializer, **schema.READ_ERRORS},
+        summary="One task, with its form schema and what the caller may do now",
+    )
+    def retrieve(self, request, pk=None):
+        task = selectors.task_detail(request.user, pk)
+        return Response(s.TaskDetailSerializer(task, context={"request": request}).data)
+
+    @extend_schema(
+        parameters=[OpenApiParameter("reason", str, description="Recorded in the audit trail.")],
+        responses={204: None, **schema.ACTION_ERRORS},
+        summary="Delete an open task (operators): its process takes onTaskDeleted",
+    )
+    def destroy(self, request, pk=None):
+        task = permissions.access_task(request.user, pk)
+        services.do_delete_task(
+            task, user=request.user, reason=request.query_params.get("reason", "")[:1000]
+        )
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @_action_schema(None, "Claim an unassigned task (candidates)")
+    @action(detail=True, methods=["post"])
+    def claim(self, request, pk=None):
+        services.do_claim_task(permissions.access_task(request.user, pk), user=request.user)
+        return self._detail(pk)
+
+    @_action_schema(None, "Put the task back in the queue (its assignee, or a manager)")
+    @action(detail=True, methods=["post"])
+    def unclaim(self, request, pk=None):
+        services.do_unclaim_task(permissions.access_task(request.user, pk), user=request.user)
+        return self._detail(pk)
+
+    @_action_schema(s.AssignSerializer, "Assign or reassign the task (managers)")
+    @action(detail=True, methods=["post"])
+    def assign(self, request, pk=None):
+        body = s.AssignSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        task = permissions.access_task(request.user, pk)
+        name = body.validated_data["assignee"]
+        assignee = services.user_by_name(name) if name else None
+        services.do_assign_task(task, user=request.user, assignee=assignee)
+        return self._detail(pk)
+
+    @_action_schema(
+        s.DelegateSerializer,
+        "Delegate the task (its assignee); the delegate resolves it back",
+    )
+    @action(detail=True, methods=["post"])
+    def delegate(self, request, pk=None):
+        body = s.DelegateSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        task = permissions.access_task(request.user, pk)
+        delegate = services.user_by_name(body.validated_data["delegate"], field="delegate")
+        services.do_delegate_task(task, user=request.user, delegate=delegate)
+        return self._detail(pk)
+
+    @_action_schema(None, "Hand a delegated task back to its owner (the delegate)")
+    @action(detail=True, methods=["post"])
+    def resolve(self, request, pk=None):
+        services.do_resolve_task(permissions.access_task(request.user, pk), user=request.user)
+        return self._detail(pk)
+
+    @_action_schema(s.DraftSerializer, "Save unfinished form data (the assignee)")
+    @action(detail=True, methods=["post"])
+    def draft(self, request, pk=None):
+        body = s.DraftSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        task = permissions.access_task(request.user, pk)
+        services.do_save_draft(
+            task,
+            user=request.user,
+            data=body.validated_data["data"],
+            follow_up_at=body.validated_data.get("followUpDate"),
+        )
+        return self._detail(pk)
+
+    @_action_schema(
+        s.CompleteSerializer,
+        "Complete the task with an outcome and data (the assignee)",
+        "The outcome must be one of the task's; the data must fit its form. The process "
+        "resumes exactly once. A repeated request with the same Idempotency-Key gets the first "
+        "answer (header Idempotent-Replayed: true); the same key with another body is a 409.",
+        parameters=[OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER)],
+    )
+    @action(detail=True, methods=["post"])
+    def complete(self, request, pk=None):
+        body = s.CompleteSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        outcome = body.validated_data.get("outcome")
+        data = body.validated_data.get("data")
+
+        def perform() -> Response:
+            task = permissions.access_task(request.user, pk)
+            services.do_complete_task(task, user=request.user, outcome=outcome, data=data)
+            return self._detail(pk)
+
+        payload = {"task": str(pk), "outcome": outcome, "data": data}
+        return idempotent(request, "tasks.complete", payload, perform)
+
+    @extend_schema(
+        request=s.CommentCreateSerializer,
+        responses={201: s.CommentSerializer, **schema.ACTION_ERRORS},
+        summary="Write a comment (anyone with a part in the task)",
+    )
+    @action(detail=True, methods=["post"])
+    def comments(self, request, pk=None):
+        body = s.CommentCreateSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        task = permissions.access_task(request.user, pk)
+        comment = services.do_comment_task(
+            task, user=request.user, text=body.validated_data["text"]
+        )
+        return Response(s.CommentSerializer(comment).data, status=status.HTTP_201_CREATED)

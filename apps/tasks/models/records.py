@@ -1,0 +1,91 @@
+"""What hangs off a task: its audit trail, comments, attachments and its resume signal."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from apps.core.jsonfields import SafeJSONField
+from apps.core.models import AuditEvent
+
+from .tasks import UserTask
+
+
+class TaskEvent(AuditEvent):
+    """The audit trail: one row per change of a task, with who made it."""
+
+    task = models.ForeignKey(UserTask, on_delete=models.CASCADE, related_name="events")
+    details = SafeJSONField(default=dict, blank=True)  # may quote submitted data
+
+    class Meta(AuditEvent.Meta):
+        indexes = [models.Index(fields=["task", "created_at"], name="task_event_task")]
+
+
+class TaskComment(models.Model):
+    task = models.ForeignKey(UserTask, on_delete=models.CASCADE, related_name="comments")
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    text = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["task", "created_at"], name="task_comment_task")]
+
+
+class TaskAttachment(models.Model):
+    """A file attached to a task.
+
+    The files app (uploads, storage, downloads) does not exist yet: this row keeps what the
+    task needs to show and to link — the file's id in the files app (`file_id`, a future
+    foreign key to `apps.files`) and its upload metadata.
+    """
+
+    task = models.ForeignKey(UserTask, on_delete=models.CASCADE, related_name="attachments")
+    file_id = models.UUIDField(db_index=True)
+    name = models.CharField(max_length=255)
+    content_type = models.CharField(max_length=200, blank=True, default="")
+    size = models.PositiveBigIntegerField(default=0)
+    sha256 = models.CharField(max_length=64, blank=True, default="")
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["task", "file_id"], name="uniq_task_attachment")
+        ]
+
+
+class TaskResume(models.Model):
+    """The signal that resumes the task's workflow (completed or deleted), once per task.
+
+    Written in the transaction that closes the task, sent after the commit, and sent again
+    by the relay until Temporal acknowledges it: a completion is never lost, and the
+    interpreter applies only the first signal for a task id, so it is never applied twice.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        SIGNALLED = "signalled", "Signalled"
+        CLOSED = "closed", "Workflow already closed"
+
+    task = models.OneToOneField(UserTask, on_delete=models.CASCADE, related_name="resume")
+    workflow_id = models.CharField(max_length=200)
+    signal = SafeJSONField()  # a TaskSignal as a dict
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+    signalled_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(
+                fields=["created_at"], condition=Q(status="pending"), name="task_resume_pending"
+            )
+        ]

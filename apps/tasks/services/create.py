@@ -1,0 +1,180 @@
+"""Creating a task when an instance reaches a `usertask` state (the engine's activity)."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from apps.core.errors import ServiceError
+from apps.tasks.error_codes import TaskErrorCode
+from apps.tasks.lifecycle import TaskStatus
+from apps.tasks.models import UserTask
+from apps.tasks.services import notify
+from apps.tasks.services.audit import TaskEventType, record
+from apps.workflows.dsl.durations import DurationError, parse_duration
+from apps.workflows.engine.contracts import CreateUserTask
+from apps.workflows.models import WorkflowInstance
+
+FORM_REF = re.compile(r"^(?P<key>[^@]+)(?:@(?P<version>[1-9][0-9]*))?$")
+NAME_LENGTH = 150
+
+
+class InstanceNotVisible(Exception):
+    """A platform instance's row is not visible yet: the activity fails and is retried."""
+
+
+def _invalid(message: str, field: str) -> ServiceError:
+    return ServiceError(message, code=TaskErrorCode.TASK_INVALID, fields={field: [message]})
+
+
+def candidate_names(values: Any) -> list[str]:
+    """Candidate names: strings, lists of them (an expression may give a list), deduplicated."""
+    out: list[str] = []
+    for value in values if isinstance(values, list) else [values]:
+        for name in value if isinstance(value, list) else [value]:
+            if isinstance(name, int | float) and not isinstance(name, bool):
+                name = str(name)
+            if isinstance(name, str) and name.strip() and name.strip() not in out:
+                out.append(name.strip()[:NAME_LENGTH])
+    return out
+
+
+def _priority(value: Any) -> int:
+    if value is None:
+        return 50
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value.strip())
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 100:
+        raise _invalid(f"priority must be an integer from 0 to 100, not {value!r}.", "priority")
+    return value
+
+
+def _due(value: Any, now: datetime) -> datetime | None:
+    """An ISO duration from creation, or an ISO datetime (without a zone: UTC)."""
+    if value in (None, ""):
+        return None
+    if isinstance(value, str):
+        try:
+            return now + parse_duration(value)
+        except DurationError:
+            pass
+        moment = parse_datetime(value.strip())
+        if moment is not None:
+            return moment if timezone.is_aware(moment) else timezone.make_aware(moment, UTC)
+    raise _invalid(
+        f"dueDate must be an ISO duration (PT48H) or an ISO datetime, not {value!r}.", "dueDate"
+    )
+
+
+def _form(value: Any) -> tuple[str, int | None]:
+    if not value:
+        return "", None
+    match = FORM_REF.match(str(value))
+    if match is None:
+        raise _invalid(f"formKey {value!r} is not `key` or `key@version`.", "formKey")
+    version = match.group("version")
+    return match.group("key")[:200], int(version) if version else None
+
+
+def _outcomes(values: Any) -> list[dict[str, str]]:
+    out = []
+    for item in values or []:
+        if isinstance(item, dict) and item.get("name"):
+            name = str(item["name"])
+            out.append({"name": name, "label": str(item.get("label") or name)})
+    return out
+
+
+def task_fields(request: CreateUserTask, now: datetime) -> dict[str, Any]:
+    """The row's fields from what the interpreter evaluated (refusing what cannot be a task)."""
+    spec = request.task or {}
+    task_key = str(spec.get("taskKey") or request.state)[:200]
+    title = spec.get("title")
+    form_key, form_version = _form(spec.get("formKey"))
+    return {
+        "state_name": request.state[:200],
+        "task_key": task_key,
+        "title": (str(title) if title not in (None, "") else task_key)[:500],
+        "form_key": form_key,
+        "form_version": form_version,
+        "candidate_users": candidate_names(spec.get("candidateUsers") or []),
+        "candidate_groups": candidate_names(spec.get("candidateGroups") or []),
+        "priority": _priority(spec.get("priority")),
+        "due_at": _due(spec.get("dueDate"), now),
+        "outcomes": _outcomes(spec.get("outcomes")),
+        "listeners": [x for x in spec.get("listeners") or [] if isinstance(x, dict)],
+        "timers": [x for x in spec.get("timers") or [] if isinstance(x, dict)],
+        "task_timeout": str(spec.get("taskTimeout") or "")[:64],
+        "input": request.input,
+    }
+
+
+def _instance(instance_id: str) -> WorkflowInstance | None:
+    try:
+        uuid.UUID(str(instance_id))
+    except ValueError:
+        return None
+    return WorkflowInstance.objects.select_related("definition").filter(pk=instance_id).first()
+
+
+def do_create_task(
+    request: CreateUserTask, *, user=None, strict: bool = True, now: datetime | None = None
+) -> UserTask:
+    """The task of a usertask state, once per `dedupe_key` (a retried activity finds it).
+
+    `strict`: a platform instance, whose row must exist — a missing row is one not visible
+    yet, and the activity retries; ad-hoc runs (no row) make tasks without an instance.
+    """
+    key = request.dedupe_key or f"{request.workflow_id}:{request.state}"
+    existing = UserTask.objects.filter(dedupe_key=key).first()
+    if existing is not None:
+        return existing
+    instance = _instance(request.instance_id)
+    if instance is None and strict:
+        raise InstanceNotVisible(f"instance {request.instance_id} has no row (yet)")
+    now = now or timezone.now()
+    fields = task_fields(request, now)
+    assignee_name = (request.task or {}).get("assignee")
+    assignee_name = str(assignee_name).strip() if assignee_name not in (None, "") else ""
+    assignee = (
+        get_user_model().objects.filter(username=assignee_name, is_active=True).first()
+        if assignee_name
+        else None
+    )
+    with transaction.atomic():
+        task, created = UserTask.objects.get_or_create(
+            dedupe_key=key[:300],
+            defaults={
+                **fields,
+                "instance": instance,
+                "instance_key": str(request.instance_id)[:64],
+                "workflow_id": request.workflow_id,
+                "definition_key": instance.definition_key if instance else "",
+                "definition_version": instance.version if instance else "",
+                "assignee": assignee,
+                "status": TaskStatus.ASSIGNED if assignee else TaskStatus.UNASSIGNED,
+                "created_at": now,
+            },
+        )
+        if not created:
+            return task
+        details: dict[str, Any] = {"state": task.state_name}
+        if assignee_name and assignee is None:
+            # Not a failure: the task waits in its candidates' queue, or for a manager.
+            details["unknown_assignee"] = assignee_name
+        audit = record(task, TaskEventType.CREATED, actor=user, **details)
+        notify.lifecycle(task, "created", audit)
+        if assignee is not None:
+            audit = record(task, TaskEventType.ASSIGNED, actor=user, to=assignee.get_username())
+            notify.lifecycle(task, "assigned", audit)
+            notify.mail_after_commit(task, "assigned")
+        elif task.candidate_users or task.candidate_groups:
+            notify.mail_after_commit(task, "claimable")
+    return task
