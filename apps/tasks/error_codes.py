@@ -10,5 +10,4 @@ class TaskErrorCode(str, Enum):
     UNKNOWN_OUTCOME = "task_unknown_outcome"
     DATA_INVALID = "task_data_invalid"
     USER_NOT_FOUND = "task_user_not_found"
-    TASK_INVALID = "task_invalid"  # the workflow asked for a task that cannot be made
     INSTANCE_NOT_VISIBLE = "task_instance_not_visible"

@@ -88,14 +88,24 @@ def test_an_unknown_assignee_leaves_the_task_in_the_queue_and_says_so(people):
 
 
 @pytest.mark.parametrize(
-    ("field", "value"),
-    [("priority", 150), ("priority", "high"), ("dueDate", "next week"), ("formKey", "a@b@c")],
+    ("field", "value", "column", "used"),
+    [
+        ("priority", 150, "priority", 100),
+        ("priority", -3, "priority", 0),
+        ("priority", "high", "priority", 50),
+        ("dueDate", "next week", "due_at", None),
+        ("formKey", "a@b@c", "form_key", ""),
+    ],
 )
-def test_values_that_cannot_make_a_task_are_a_clear_error(db, field, value):
-    message = _refused(
-        400, "task_invalid", services.do_create_task, task_request(**{field: value}), strict=False
-    )
-    assert field in message
+def test_values_that_cannot_be_used_are_corrected_and_said(db, field, value, column, used):
+    # A task is still made (someone can work on it) and its history tells the author.
+    task = services.do_create_task(task_request(**{field: value}), strict=False)
+    assert getattr(task, column) == used
+    created = TaskEvent.objects.get(task=task, event_type="created")
+    assert field in created.details["corrected"]
+    from apps.tasks.services.audit import describe
+
+    assert f"corrected: {field}" in describe(created)
 
 
 def test_due_date_may_be_a_datetime(db):

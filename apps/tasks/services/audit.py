@@ -74,6 +74,12 @@ def describe(event: TaskEvent) -> str:
             details[key] = "nobody"
     text = _TEXT.get(event.event_type, event.event_type.replace("_", " ").capitalize())
     text = text.format_map(_Default(details))
+    if event.event_type == "created" and isinstance(details.get("corrected"), dict):
+        text += (
+            " (corrected: " + "; ".join(f"{k} {v}" for k, v in details["corrected"].items()) + ")"
+        )
+    if details.get("unknown_assignee"):
+        text += f" (no active user '{details['unknown_assignee']}': left unassigned)"
     if event.actor_id:
         text += " by " + event.actor.get_username()
     return text

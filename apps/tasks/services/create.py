@@ -12,8 +12,6 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from apps.core.errors import ServiceError
-from apps.tasks.error_codes import TaskErrorCode
 from apps.tasks.lifecycle import TaskStatus
 from apps.tasks.models import UserTask
 from apps.tasks.services import notify
@@ -30,8 +28,13 @@ class InstanceNotVisible(Exception):
     """A platform instance's row is not visible yet: the activity fails and is retried."""
 
 
-def _invalid(message: str, field: str) -> ServiceError:
-    return ServiceError(message, code=TaskErrorCode.TASK_INVALID, fields={field: [message]})
+class Corrections(dict):
+    """Values of the definition that could not be used as they were: field -> what was done.
+
+    The task is made anyway and the corrections are written in its "created" audit row: a
+    person can work on it, and the author reads what to fix. (Refusing would have to fail
+    the state, and the interpreter does not turn this activity's errors into state errors.)
+    """
 
 
 def candidate_names(values: Any) -> list[str]:
@@ -46,17 +49,25 @@ def candidate_names(values: Any) -> list[str]:
     return out
 
 
-def _priority(value: Any) -> int:
+def _priority(value: Any, fix: Corrections) -> int:
     if value is None:
         return 50
-    if isinstance(value, str) and value.strip().isdigit():
-        value = int(value.strip())
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 100:
-        raise _invalid(f"priority must be an integer from 0 to 100, not {value!r}.", "priority")
-    return value
+    number = value
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        number = int(value.strip())
+    if isinstance(number, float) and number.is_integer():
+        number = int(number)
+    if isinstance(number, bool) or not isinstance(number, int):
+        fix["priority"] = f"{value!r} is not a number from 0 to 100; 50 is used"
+        return 50
+    if not 0 <= number <= 100:
+        clamped = min(max(number, 0), 100)
+        fix["priority"] = f"{value!r} is outside 0..100; {clamped} is used"
+        return clamped
+    return number
 
 
-def _due(value: Any, now: datetime) -> datetime | None:
+def _due(value: Any, now: datetime, fix: Corrections) -> datetime | None:
     """An ISO duration from creation, or an ISO datetime (without a zone: UTC)."""
     if value in (None, ""):
         return None
@@ -68,17 +79,19 @@ def _due(value: Any, now: datetime) -> datetime | None:
         moment = parse_datetime(value.strip())
         if moment is not None:
             return moment if timezone.is_aware(moment) else timezone.make_aware(moment, UTC)
-    raise _invalid(
-        f"dueDate must be an ISO duration (PT48H) or an ISO datetime, not {value!r}.", "dueDate"
+    fix["dueDate"] = (
+        f"{value!r} is neither an ISO duration (PT48H) nor an ISO datetime; no due date"
     )
+    return None
 
 
-def _form(value: Any) -> tuple[str, int | None]:
+def _form(value: Any, fix: Corrections) -> tuple[str, int | None]:
     if not value:
         return "", None
     match = FORM_REF.match(str(value))
     if match is None:
-        raise _invalid(f"formKey {value!r} is not `key` or `key@version`.", "formKey")
+        fix["formKey"] = f"{value!r} is not `key` or `key@version`; no form"
+        return "", None
     version = match.group("version")
     return match.group("key")[:200], int(version) if version else None
 
@@ -92,12 +105,12 @@ def _outcomes(values: Any) -> list[dict[str, str]]:
     return out
 
 
-def task_fields(request: CreateUserTask, now: datetime) -> dict[str, Any]:
-    """The row's fields from what the interpreter evaluated (refusing what cannot be a task)."""
+def task_fields(request: CreateUserTask, now: datetime, fix: Corrections) -> dict[str, Any]:
+    """The row's fields from what the interpreter evaluated (what cannot be used: `fix`)."""
     spec = request.task or {}
     task_key = str(spec.get("taskKey") or request.state)[:200]
     title = spec.get("title")
-    form_key, form_version = _form(spec.get("formKey"))
+    form_key, form_version = _form(spec.get("formKey"), fix)
     return {
         "state_name": request.state[:200],
         "task_key": task_key,
@@ -106,8 +119,8 @@ def task_fields(request: CreateUserTask, now: datetime) -> dict[str, Any]:
         "form_version": form_version,
         "candidate_users": candidate_names(spec.get("candidateUsers") or []),
         "candidate_groups": candidate_names(spec.get("candidateGroups") or []),
-        "priority": _priority(spec.get("priority")),
-        "due_at": _due(spec.get("dueDate"), now),
+        "priority": _priority(spec.get("priority"), fix),
+        "due_at": _due(spec.get("dueDate"), now, fix),
         "outcomes": _outcomes(spec.get("outcomes")),
         "listeners": [x for x in spec.get("listeners") or [] if isinstance(x, dict)],
         "timers": [x for x in spec.get("timers") or [] if isinstance(x, dict)],
@@ -140,7 +153,8 @@ def do_create_task(
     if instance is None and strict:
         raise InstanceNotVisible(f"instance {request.instance_id} has no row (yet)")
     now = now or timezone.now()
-    fields = task_fields(request, now)
+    fix = Corrections()
+    fields = task_fields(request, now, fix)
     assignee_name = (request.task or {}).get("assignee")
     assignee_name = str(assignee_name).strip() if assignee_name not in (None, "") else ""
     assignee = (
@@ -169,6 +183,8 @@ def do_create_task(
         if assignee_name and assignee is None:
             # Not a failure: the task waits in its candidates' queue, or for a manager.
             details["unknown_assignee"] = assignee_name
+        if fix:
+            details["corrected"] = dict(fix)
         audit = record(task, TaskEventType.CREATED, actor=user, **details)
         notify.lifecycle(task, "created", audit)
         if assignee is not None:
