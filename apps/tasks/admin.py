@@ -34,6 +34,9 @@ class TaskEventInline(admin.TabularInline):
     def has_add_permission(self, request, obj=None):
         return False
 
+    def has_view_permission(self, request, obj=None):
+        return request.user.has_perm("tasks.view_usertask")  # part of the task's page
+
 
 class TaskCommentInline(admin.TabularInline):
     model = TaskComment
@@ -44,6 +47,9 @@ class TaskCommentInline(admin.TabularInline):
 
     def has_add_permission(self, request, obj=None):
         return False
+
+    def has_view_permission(self, request, obj=None):
+        return request.user.has_perm("tasks.view_usertask")  # part of the task's page
 
 
 class ReassignForm(forms.Form):
