@@ -29,13 +29,13 @@ MAX_COMMENT_LENGTH = 10_000
 
 
 def lock(task: UserTask | Any) -> UserTask:
-    """The task's row, locked until the transaction ends (its assignee joined for messages)."""
+    """The task's row, locked until the transaction ends.
+
+    No join: after waiting for a concurrent change, PostgreSQL re-reads the locked row but
+    not the rows joined to it, so a joined assignee would be the one from before the wait.
+    """
     pk = task.pk if isinstance(task, UserTask) else task
-    return (
-        UserTask.objects.select_for_update(of=("self",))
-        .select_related("assignee", "owner")
-        .get(pk=pk)
-    )
+    return UserTask.objects.select_for_update().get(pk=pk)
 
 
 def user_by_name(username: str, *, field: str = "assignee"):

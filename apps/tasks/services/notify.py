@@ -9,6 +9,7 @@ Celery after the commit: a rolled-back change mails nobody.
 from __future__ import annotations
 
 import logging
+import uuid
 from typing import Any
 
 from django.db import transaction
@@ -54,12 +55,22 @@ def task_summary(task: UserTask) -> dict[str, Any]:
     }
 
 
+def _instance_id(task: UserTask) -> str:
+    """The instance the event is about (the engine always names one; the nil id otherwise)."""
+    for value in (task.instance_id, task.instance_key):
+        try:
+            return str(uuid.UUID(str(value)))
+        except ValueError:
+            continue
+    return str(uuid.UUID(int=0))
+
+
 def _emit(task: UserTask, event: dict[str, Any], data: dict[str, Any], key: str) -> None:
     from apps.workflows.services.events import emit_event
 
     emit_event(
         EmitEvent(
-            instance_id=task.instance_key or str(task.instance_id or ""),
+            instance_id=_instance_id(task),
             event=event,
             data=data,
             context_attributes={"xflowtaskid": str(task.pk), "xflowtaskkey": task.task_key},
