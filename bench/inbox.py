@@ -80,6 +80,16 @@ FROM rows
 """
 
 
+QUEUE = """
+INSERT INTO tasks_taskcandidacy (task_id, principal, priority, created_at)
+SELECT id, 'g:' || g, priority, created_at
+FROM tasks_usertask, unnest(candidate_groups) AS g WHERE status = 'unassigned'
+UNION
+SELECT id, 'u:' || u, priority, created_at
+FROM tasks_usertask, unnest(candidate_users) AS u WHERE status = 'unassigned'
+"""
+
+
 def _use_bench_database() -> str:
     db = settings.DATABASES["default"]
     db["NAME"] = f"{db['NAME']}{BENCH_SUFFIX}"
@@ -155,7 +165,9 @@ def seed(args) -> None:
         )
     insert(0, CLAIM_TASKS - 1, "claim:", queue_only=True, group=CLAIM_GROUP)
     with connection.cursor() as cur:
+        cur.execute(QUEUE)  # what sync_queue() writes for each unassigned task
         cur.execute("VACUUM ANALYZE tasks_usertask")
+        cur.execute("VACUUM ANALYZE tasks_taskcandidacy")
     print(
         f"seeded {args.tasks:,} tasks over {args.users:,} users and {args.groups} groups "
         f"(+{CLAIM_TASKS} in the claim queue) in {time.monotonic() - began:.0f} s"
@@ -247,15 +259,21 @@ def measure_lists(args) -> None:
 
 def explain(args) -> None:
     from django.contrib.auth.models import User
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
 
-    from apps.tasks.selectors import TaskFilters, task_list
+    from apps.tasks.selectors import TaskFilters, task_page
 
     user = User.objects.get(username="user42")
     for view in ("mine", "queue"):
-        qs = task_list(user, view, TaskFilters(priority_min=25)).order_by(
-            "-priority", "-created_at", "-id"
-        )[:51]
-        print(f"--- {view}\n{qs.explain(analyze=True)}")
+        with CaptureQueriesContext(connection) as queries:
+            task_page(user, view, TaskFilters(priority_min=25))
+        for query in queries.captured_queries:
+            if "tasks_" in query["sql"]:
+                with connection.cursor() as cur:
+                    cur.execute("EXPLAIN (ANALYZE, COSTS OFF) " + query["sql"])
+                    plan = "\n".join(row[0] for row in cur.fetchall())
+                print(f"--- {view}\n{plan}")
 
 
 def _claimer(n: int, deadline: float, out) -> None:
@@ -345,8 +363,11 @@ HANDOFF = {
 
 
 def measure_handoffs(args) -> None:
+    from django.contrib.auth.models import User
+
     from apps.core import temporal
     from apps.core.worker import build_registry, build_workers
+    from apps.tasks.selectors import TaskFilters, task_page
     from apps.workflows.models import WorkflowInstance
     from apps.workflows.services.definitions import do_save_definition
     from apps.workflows.services.instances import do_start_instance
@@ -376,16 +397,15 @@ def measure_handoffs(args) -> None:
     try:
         definition, _ = do_save_definition(source=HANDOFF, user=None, publish=True)
         client = client_for("handoff-user")
+        user = User.objects.get(username="handoff-user")
         listed, resumed = [], []
         for n in range(args.handoffs + 2):
             began = time.perf_counter()
             instance = do_start_instance(definition=definition, input={"n": n})
             task_id = None
-            while task_id is None:
-                _, body = timed_get(client, "/api/v1/tasks/?view=queue&definition=bench-handoff")
-                task_id = next(
-                    (r["id"] for r in body["results"] if r["instance"] == str(instance.pk)), None
-                )
+            while task_id is None:  # the queue's own query, without HTTP around it
+                rows = task_page(user, "queue", TaskFilters(instance=str(instance.pk)), size=1).rows
+                task_id = str(rows[0].pk) if rows else None
             seen = time.perf_counter() - began
             assert client.post(f"/api/v1/tasks/{task_id}/claim").status_code == 200
             began = time.perf_counter()
@@ -420,6 +440,9 @@ def main() -> None:
     parser.add_argument("--handoffs", type=int, default=30)
     parser.add_argument("--explain", action="store_true", help="print the list queries' plans")
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
+    parser.add_argument(
+        "--parts", default="lists,claims,handoffs", help="which measurements (comma-separated)"
+    )
     args = parser.parse_args()
 
     name = _use_bench_database()
@@ -433,11 +456,15 @@ def main() -> None:
     try:
         call_command("migrate", verbosity=0)
         seed(args)
-        measure_lists(args)
+        parts = set(args.parts.split(","))
+        if "lists" in parts:
+            measure_lists(args)
         if args.explain:
             explain(args)
-        measure_claims(args)
-        measure_handoffs(args)
+        if "claims" in parts:
+            measure_claims(args)
+        if "handoffs" in parts:
+            measure_handoffs(args)
     finally:
         connection.close()
         if not args.keep:

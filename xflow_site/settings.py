@@ -253,6 +253,7 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "DefinitionStatusEnum": "apps.workflows.models.definitions.DefinitionStatus",
         "InstanceStatusEnum": "apps.workflows.models.instances.InstanceStatus",
+        "TaskStatusEnum": "apps.tasks.lifecycle.TaskStatus",
     },
 }
 

@@ -58,13 +58,14 @@ def visible_tasks(user, queryset: QuerySet | None = None) -> QuerySet:
     return qs.filter(UserTask.objects.participation(user, group_names(user)))
 
 
+NOT_FOUND_MESSAGE = "There is no such task, or it is not yours to see."
+
+
 def access_task(user, pk, queryset: QuerySet | None = None) -> UserTask:
     """The task if the user may see it; otherwise "not found" (its existence is not told)."""
     task = visible_tasks(user, queryset).filter(pk=pk).first()
     if task is None:
-        raise NotFound(
-            "There is no such task, or it is not yours to see.", code=TaskErrorCode.TASK_NOT_FOUND
-        )
+        raise NotFound(NOT_FOUND_MESSAGE, code=TaskErrorCode.TASK_NOT_FOUND)
     return task
 
 
@@ -77,12 +78,12 @@ def is_candidate(task: UserTask, user) -> bool:
 
 
 def can_view(task: UserTask, user) -> bool:
+    """`visible_tasks` for one task, cheapest checks first (the perms lookup last)."""
     if user is None or not user.is_authenticated:
         return False
-    if sees_all(user):
+    if user.pk in {task.assignee_id, task.owner_id, task.completed_by_id}:
         return True
-    mine = {task.assignee_id, task.owner_id, task.completed_by_id}
-    return user.pk in mine or is_candidate(task, user)
+    return is_candidate(task, user) or sees_all(user)
 
 
 def has_role(task: UserTask, user, rule: str) -> bool:
@@ -145,8 +146,11 @@ _ROLE_REASONS = {
 
 
 def check(task: UserTask, user, action: str):
-    """The transition of `action` if the user may take it now; else a 409 or 403 with why."""
+    """The transition of `action` if the user may take it now; else why not: 404 (the user
+    does not see the task), 409 (not in this status), 403 (no right to this action)."""
     transition = TRANSITIONS[action]
+    if transition.rule != Rule.ENGINE and not can_view(task, user):
+        raise NotFound(NOT_FOUND_MESSAGE, code=TaskErrorCode.TASK_NOT_FOUND)
     if task.status not in transition.sources:
         raise Conflict(_status_reason(task, action), code=TaskErrorCode.WRONG_STATUS)
     if not has_role(task, user, transition.rule):

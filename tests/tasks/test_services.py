@@ -129,8 +129,12 @@ def test_a_candidate_user_or_group_member_claims_an_unassigned_task(people, make
 
 def test_claim_refusals(people, make_task):
     task = make_task()
+    # a task one has no part in does not exist for them
+    message = _refused(404, "task_not_found", services.do_claim_task, task, user=people["other"])
+    assert "not yours to see" in message
+    # an operator sees it, but is no candidate
     message = _refused(
-        403, "task_action_not_allowed", services.do_claim_task, task, user=people["other"]
+        403, "task_action_not_allowed", services.do_claim_task, task, user=people["operator"]
     )
     assert "candidate" in message
     services.do_claim_task(task, user=people["candidate"])
@@ -232,8 +236,9 @@ def test_the_assignee_saves_a_draft(people, make_task):
         400, "task_data_invalid", services.do_save_draft, task, user=people["assignee"], data=[1]
     )
     _refused(
-        403, "task_action_not_allowed", services.do_save_draft, task, user=people["other"], data={}
+        403, "task_action_not_allowed", services.do_save_draft, task, user=people["member"], data={}
     )
+    _refused(404, "task_not_found", services.do_save_draft, task, user=people["other"], data={})
     unassigned = make_task()
     message = _refused(
         409, "task_wrong_status", services.do_save_draft, unassigned, user=people["member"], data={}
@@ -342,14 +347,7 @@ def test_participants_comment_and_outsiders_may_not(people, make_task):
     task = make_task(assignee="bob")
     comment = services.do_comment_task(task, user=people["member"], text="  I can help  ")
     assert comment.text == "I can help" and comment.author == people["member"]
-    _refused(
-        403,
-        "task_action_not_allowed",
-        services.do_comment_task,
-        task,
-        user=people["other"],
-        text="hi",
-    )
+    _refused(404, "task_not_found", services.do_comment_task, task, user=people["other"], text="x")
     _refused(400, "invalid", services.do_comment_task, task, user=people["assignee"], text="   ")
     assert _kinds(task)[-1] == "commented"
 

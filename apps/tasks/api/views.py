@@ -7,12 +7,12 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
+from rest_framework.utils.urls import replace_query_param
 
 from apps.core.idempotency import idempotent
-from apps.tasks import permissions, selectors, services
+from apps.tasks import selectors, services
 from apps.tasks.api import schema
 from apps.tasks.api import serializers as s
-from apps.tasks.api.pagination import TaskKeysetPagination
 from apps.tasks.models import TaskComment, TaskEvent, UserTask
 from apps.tasks.selectors import TaskFilters
 
@@ -20,9 +20,10 @@ _DETAIL = OpenApiResponse(s.TaskDetailSerializer, description="The task after th
 
 
 def _action_schema(request_serializer, summary: str, description: str = "", **extra):
+    errors = schema.INPUT_ACTION_ERRORS if request_serializer else schema.ACTION_ERRORS
     return extend_schema(
         request=request_serializer,
-        responses={200: _DETAIL, **schema.ACTION_ERRORS},
+        responses={200: _DETAIL, **errors},
         summary=summary,
         description=description,
         **extra,
@@ -34,12 +35,15 @@ class TaskViewSet(viewsets.GenericViewSet):
     """User tasks: the caller's inbox lists, one task, and the actions on it."""
 
     serializer_class = s.TaskSerializer
-    pagination_class = TaskKeysetPagination
-    filter_backends: list = []  # filters and ordering are the selectors' and the paginator's
+    pagination_class = None  # keyset pages of the selectors (apps/tasks/keyset.py)
+    filter_backends: list = []  # filters and ordering are the selectors'
     lookup_value_regex = "[0-9a-fA-F-]{36}"
 
     def get_queryset(self):
         return UserTask.objects.none()  # every read goes through the selectors (scoped)
+
+    # Actions hand the services the task's id (`UserTask(pk=pk)`): they lock the row and
+    # check, in one place, that the caller sees it (else 404) and may act (else 403/409).
 
     def _detail(self, pk) -> Response:
         """The task as the caller now sees it (after an action they may no longer be able to
@@ -57,7 +61,7 @@ class TaskViewSet(viewsets.GenericViewSet):
 
     @extend_schema(
         parameters=[s.TaskQuerySerializer],
-        responses={200: s.TaskSerializer(many=True), **schema.READ_ERRORS, 400: schema.INVALID},
+        responses={200: s.TaskPageSerializer, **schema.READ_ERRORS, 400: schema.INVALID},
         summary="List the caller's tasks",
         description="view=mine (open, assigned to me; delegated to me included), queue "
         "(unassigned, I may claim), delegated (I own them, delegated to someone), completed "
@@ -78,8 +82,18 @@ class TaskViewSet(viewsets.GenericViewSet):
             overdue=q.get("overdue", False),
             title=q.get("title"),
         )
-        rows = self.paginate_queryset(selectors.task_list(request.user, q["view"], filters))
-        return self.get_paginated_response(s.TaskSerializer(rows, many=True).data)
+        page = selectors.task_page(
+            request.user,
+            q["view"],
+            filters,
+            ordering=q.get("ordering"),
+            cursor=q.get("cursor"),
+            size=q["page_size"],
+        )
+        link = None
+        if page.next_cursor:
+            link = replace_query_param(request.build_absolute_uri(), "cursor", page.next_cursor)
+        return Response({"next": link, "results": s.TaskSerializer(page.rows, many=True).data})
 
     @extend_schema(
         responses={200: s.TaskDetailSerializer, **schema.READ_ERRORS},
@@ -95,7 +109,7 @@ class TaskViewSet(viewsets.GenericViewSet):
         summary="Delete an open task (operators): its process takes onTaskDeleted",
     )
     def destroy(self, request, pk=None):
-        task = permissions.access_task(request.user, pk)
+        task = UserTask(pk=pk)
         services.do_delete_task(
             task, user=request.user, reason=request.query_params.get("reason", "")[:1000]
         )
@@ -104,13 +118,13 @@ class TaskViewSet(viewsets.GenericViewSet):
     @_action_schema(None, "Claim an unassigned task (candidates)")
     @action(detail=True, methods=["post"])
     def claim(self, request, pk=None):
-        services.do_claim_task(permissions.access_task(request.user, pk), user=request.user)
+        services.do_claim_task(UserTask(pk=pk), user=request.user)
         return self._detail(pk)
 
     @_action_schema(None, "Put the task back in the queue (its assignee, or a manager)")
     @action(detail=True, methods=["post"])
     def unclaim(self, request, pk=None):
-        services.do_unclaim_task(permissions.access_task(request.user, pk), user=request.user)
+        services.do_unclaim_task(UserTask(pk=pk), user=request.user)
         return self._detail(pk)
 
     @_action_schema(s.AssignSerializer, "Assign or reassign the task (managers)")
@@ -118,7 +132,7 @@ class TaskViewSet(viewsets.GenericViewSet):
     def assign(self, request, pk=None):
         body = s.AssignSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        task = permissions.access_task(request.user, pk)
+        task = UserTask(pk=pk)
         name = body.validated_data["assignee"]
         assignee = services.user_by_name(name) if name else None
         services.do_assign_task(task, user=request.user, assignee=assignee)
@@ -132,7 +146,7 @@ class TaskViewSet(viewsets.GenericViewSet):
     def delegate(self, request, pk=None):
         body = s.DelegateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        task = permissions.access_task(request.user, pk)
+        task = UserTask(pk=pk)
         delegate = services.user_by_name(body.validated_data["delegate"], field="delegate")
         services.do_delegate_task(task, user=request.user, delegate=delegate)
         return self._detail(pk)
@@ -140,7 +154,7 @@ class TaskViewSet(viewsets.GenericViewSet):
     @_action_schema(None, "Hand a delegated task back to its owner (the delegate)")
     @action(detail=True, methods=["post"])
     def resolve(self, request, pk=None):
-        services.do_resolve_task(permissions.access_task(request.user, pk), user=request.user)
+        services.do_resolve_task(UserTask(pk=pk), user=request.user)
         return self._detail(pk)
 
     @_action_schema(s.DraftSerializer, "Save unfinished form data (the assignee)")
@@ -148,7 +162,7 @@ class TaskViewSet(viewsets.GenericViewSet):
     def draft(self, request, pk=None):
         body = s.DraftSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        task = permissions.access_task(request.user, pk)
+        task = UserTask(pk=pk)
         services.do_save_draft(
             task,
             user=request.user,
@@ -173,7 +187,7 @@ class TaskViewSet(viewsets.GenericViewSet):
         data = body.validated_data.get("data")
 
         def perform() -> Response:
-            task = permissions.access_task(request.user, pk)
+            task = UserTask(pk=pk)
             services.do_complete_task(task, user=request.user, outcome=outcome, data=data)
             return self._detail(pk)
 
@@ -182,14 +196,14 @@ class TaskViewSet(viewsets.GenericViewSet):
 
     @extend_schema(
         request=s.CommentCreateSerializer,
-        responses={201: s.CommentSerializer, **schema.ACTION_ERRORS},
+        responses={201: s.CommentSerializer, **schema.INPUT_ACTION_ERRORS},
         summary="Write a comment (anyone with a part in the task)",
     )
     @action(detail=True, methods=["post"])
     def comments(self, request, pk=None):
         body = s.CommentCreateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        task = permissions.access_task(request.user, pk)
+        task = UserTask(pk=pk)
         comment = services.do_comment_task(
             task, user=request.user, text=body.validated_data["text"]
         )

@@ -136,21 +136,10 @@ class UserTask(models.Model):
                 name="task_mine",
                 condition=Q(status__in=[TaskStatus.ASSIGNED, TaskStatus.DELEGATED]),
             ),
-            # "queue": candidates are matched with the GIN indexes (a bitmap OR), or the
-            # ordered index is walked and filtered, whichever the planner finds cheaper.
-            models.Index(
-                fields=list(LIST_ORDER), name="task_queue", condition=Q(status="unassigned")
-            ),
-            GinIndex(
-                fields=["candidate_groups"],
-                name="task_queue_groups",
-                condition=Q(status="unassigned"),
-            ),
-            GinIndex(
-                fields=["candidate_users"],
-                name="task_queue_users",
-                condition=Q(status="unassigned"),
-            ),
+            # "queue" in list order is TaskCandidacy's; these serve who-sees-what (view=all,
+            # other orderings of the queue): a bitmap OR with the foreign keys' indexes.
+            GinIndex(fields=["candidate_groups"], name="task_candidate_groups"),
+            GinIndex(fields=["candidate_users"], name="task_candidate_users"),
             models.Index(
                 fields=["owner", *LIST_ORDER],
                 name="task_delegated",
@@ -182,3 +171,29 @@ class UserTask(models.Model):
         if not self.form_key:
             return ""
         return f"{self.form_key}@{self.form_version}" if self.form_version else self.form_key
+
+
+class TaskCandidacy(models.Model):
+    """A claimable task, once per principal who may claim it: the queue's own index.
+
+    Rows exist only while the task is unassigned (the services keep them in step, in the
+    transaction of each change); `principal` is "u:<username>" or "g:<group name>". The
+    task's priority and creation time are copied (neither ever changes), so one principal's
+    queue is one ordered index range, read without touching the task table: a user's queue
+    page is the merge of their principals' first rows, whatever the table's size.
+    """
+
+    task = models.ForeignKey(UserTask, on_delete=models.CASCADE, related_name="candidacies")
+    principal = models.CharField(max_length=160)
+    priority = models.PositiveSmallIntegerField()
+    created_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["principal", "task"], name="uniq_task_candidacy")
+        ]
+        indexes = [
+            models.Index(
+                fields=["principal", "-priority", "-created_at", "-task"], name="task_queue_order"
+            )
+        ]

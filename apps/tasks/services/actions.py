@@ -14,14 +14,16 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
-from apps.core.errors import ServiceError
+from apps.core.errors import NotFound, ServiceError
 from apps.tasks import permissions
 from apps.tasks.error_codes import TaskErrorCode
 from apps.tasks.forms_link import form_schema
 from apps.tasks.lifecycle import TaskAction, TaskStatus
 from apps.tasks.models import TaskAttachment, TaskComment, UserTask
+from apps.tasks.permissions import NOT_FOUND_MESSAGE
 from apps.tasks.services import notify
 from apps.tasks.services.audit import TaskEventType, record
+from apps.tasks.services.queue import sync_queue
 from apps.tasks.services.resume import resume_after_commit
 
 MAX_DATA_BYTES = 1024 * 1024
@@ -35,7 +37,10 @@ def lock(task: UserTask | Any) -> UserTask:
     not the rows joined to it, so a joined assignee would be the one from before the wait.
     """
     pk = task.pk if isinstance(task, UserTask) else task
-    return UserTask.objects.select_for_update().get(pk=pk)
+    locked = UserTask.objects.select_for_update().filter(pk=pk).first()
+    if locked is None:
+        raise NotFound(NOT_FOUND_MESSAGE, code=TaskErrorCode.TASK_NOT_FOUND)
+    return locked
 
 
 def user_by_name(username: str, *, field: str = "assignee"):
@@ -52,6 +57,8 @@ def user_by_name(username: str, *, field: str = "assignee"):
 
 def _save(task: UserTask, *fields: str) -> None:
     task.save(update_fields=[*fields, "updated_at"])
+    if "status" in fields:
+        sync_queue(task)
 
 
 def _name(user) -> str | None:

@@ -16,6 +16,7 @@ from apps.tasks.lifecycle import TaskStatus
 from apps.tasks.models import UserTask
 from apps.tasks.services import notify
 from apps.tasks.services.audit import TaskEventType, record
+from apps.tasks.services.queue import sync_queue
 from apps.workflows.dsl.durations import DurationError, parse_duration
 from apps.workflows.engine.contracts import CreateUserTask
 from apps.workflows.models import WorkflowInstance
@@ -179,6 +180,7 @@ def do_create_task(
         )
         if not created:
             return task
+        sync_queue(task, fresh=True)
         details: dict[str, Any] = {"state": task.state_name}
         if assignee_name and assignee is None:
             # Not a failure: the task waits in its candidates' queue, or for a manager.

@@ -18,6 +18,7 @@ from apps.tasks.services import notify
 from apps.tasks.services.actions import lock
 from apps.tasks.services.audit import TaskEventType, record
 from apps.tasks.services.create import candidate_names
+from apps.tasks.services.queue import sync_queue
 
 log = logging.getLogger("xflow.tasks")
 
@@ -55,6 +56,7 @@ def do_timeout_task(task: UserTask, *, user=None) -> UserTask:
             return task
         task.status = TaskStatus.TIMED_OUT
         task.save(update_fields=["status", "updated_at"])
+        sync_queue(task)
         audit = record(task, TaskEventType.TIMED_OUT, actor=user)
         notify.lifecycle(task, "timed_out", audit)
     return task
@@ -73,6 +75,7 @@ def do_cancel_task(task: UserTask, *, user=None, reason: str = "", engine: bool 
             return task
         task.status = TaskStatus.CANCELLED
         task.save(update_fields=["status", "updated_at"])
+        sync_queue(task)
         audit = record(task, TaskEventType.CANCELLED, actor=user, reason=reason)
         notify.lifecycle(task, "cancelled", audit)
     return task
@@ -145,6 +148,7 @@ def _escalate(task: UserTask, timer: dict[str, Any], *, user=None) -> None:
             "updated_at",
         ]
     )
+    sync_queue(task)
     audit = record(
         task,
         TaskEventType.ESCALATED,
