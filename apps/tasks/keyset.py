@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.db.models import F, Q, QuerySet
+from django.db.models import F, Q, QuerySet, Subquery
 from django.db.models.fields.tuple_lookups import Tuple, TupleGreaterThan, TupleLessThan
 from django.utils.dateparse import parse_datetime
 
@@ -110,8 +110,16 @@ def decode(cursor: str, order: Ordering) -> list[Any]:
         ) from None
 
 
-def page(queryset: QuerySet, order: Ordering, after: list[Any] | None, size: int) -> list:
-    """Up to `size` + 1 rows after `after` (the extra row says whether a next page exists)."""
+def page(
+    queryset: QuerySet, order: Ordering, after: list[Any] | None, size: int, rows: QuerySet
+) -> list:
+    """Up to `size` + 1 rows after `after` (the extra row says whether a next page exists).
+
+    The page's ids are chosen from `queryset` alone (on the task table: an index range), and
+    only those are loaded from `rows` (with what a list row joins): the planner never joins
+    the whole matching set before cutting it to a page.
+    """
     if after is not None:
         queryset = queryset.filter(order.after(after))
-    return list(queryset.order_by(*order.order_by())[: size + 1])
+    ids = queryset.order_by(*order.order_by()).values("pk")[: size + 1]
+    return list(rows.filter(pk__in=Subquery(ids)).order_by(*order.order_by()))

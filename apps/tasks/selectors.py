@@ -114,10 +114,17 @@ def task_page(
     if view == "queue" and name == "-priority":
         rows = _queue_page(user, filters, after, size)
     else:
-        rows = keyset.page(task_list(user, view, filters), order, after, size)
+        rows = keyset.page(
+            task_list(user, view, filters), order, after, size, rows=UserTask.objects.for_list()
+        )
     more = len(rows) > size
     rows = rows[:size]
     return Page(rows, keyset.encode(order.key(rows[-1])) if more and rows else None)
+
+
+def _principals(user) -> list[str]:
+    """Whom a user's queue is offered to: the user and each of their groups (queue.py)."""
+    return [f"u:{user.get_username()}"] + [f"g:{g}" for g in sorted(permissions.group_names(user))]
 
 
 def _queue_page(user, filters: TaskFilters, after: list[Any] | None, size: int) -> list:
@@ -128,9 +135,7 @@ def _queue_page(user, filters: TaskFilters, after: list[Any] | None, size: int) 
     through the join — and the union's first `size` + 1 are the page. The cost depends on
     the page size and the number of the user's groups, not on how many tasks there are.
     """
-    principals = [f"u:{user.get_username()}"] + [
-        f"g:{g}" for g in sorted(permissions.group_names(user))
-    ]
+    principals = _principals(user)
     condition = filters.q(prefix="task__", priority_prefix="")
     parts, params = [], []
     for principal in principals:
@@ -180,8 +185,9 @@ def tasks_of_instance(instance) -> QuerySet:
 
 def counts_for(user) -> dict[str, int]:
     """How many tasks each inbox tab holds (badges)."""
+    queue = TaskCandidacy.objects.filter(principal__in=_principals(user))
     return {
         "mine": task_list(user, "mine").count(),
-        "queue": task_list(user, "queue").count(),
+        "queue": queue.values("task_id").distinct().count(),
         "delegated": task_list(user, "delegated").count(),
     }

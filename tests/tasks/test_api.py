@@ -187,7 +187,8 @@ def test_claim_then_complete_through_the_api(people, make_task):
         format="json",
     )
     assert done.status_code == 200, done.content
-    assert done.json()["status"] == "completed" and done.json()["output"] == {"comment": "fine"}
+    assert done.json()["status"] == "completed" and done.json()["allowedActions"] == ["comment"]
+    assert api.get(f"/api/v1/tasks/{task.pk}/").json()["output"] == {"comment": "fine"}
 
 
 def test_complete_honours_the_idempotency_key(people, make_task):

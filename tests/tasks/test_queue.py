@@ -121,3 +121,14 @@ def test_the_queue_page_costs_the_same_queries_for_any_number_of_tasks(grace, ma
     for _ in range(30):
         make_task(candidateGroups=["finance", "hr"])
     assert count() == few <= 4  # token, groups, the candidacies, the page's tasks
+
+
+def test_the_tab_counts(people, grace, make_task):
+    from apps.tasks.selectors import counts_for
+
+    make_task(candidateUsers=["grace"], candidateGroups=["hr"])  # offered twice, counted once
+    make_task(candidateGroups=["finance"])
+    mine = make_task(assignee="grace")
+    services.do_delegate_task(mine, user=grace, delegate=people["member"])
+    assert counts_for(grace) == {"mine": 0, "queue": 2, "delegated": 1}
+    assert counts_for(people["member"])["mine"] == 1

@@ -118,6 +118,29 @@ class TaskSerializer(serializers.ModelSerializer):
         }
 
 
+class TaskStateSerializer(TaskSerializer):
+    """What an action answers: the task's row as it now is, and what the caller may do next
+    (GET the task for its data and history)."""
+
+    allowedActions = serializers.SerializerMethodField()
+
+    class Meta(TaskSerializer.Meta):
+        fields = [*TaskSerializer.Meta.fields, "allowedActions"]
+
+    @extend_schema_field(
+        serializers.ListField(child=serializers.ChoiceField(choices=TaskAction.choices))
+    )
+    def get_allowedActions(self, obj) -> list[str]:  # noqa: N802
+        from apps.tasks.permissions import available_actions
+
+        return available_actions(obj, self.context["request"].user)
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        data["allowedActions"] = self.get_allowedActions(instance)
+        return data
+
+
 class CommentSerializer(serializers.ModelSerializer):
     author = serializers.SerializerMethodField()
     createdAt = serializers.DateTimeField(source="created_at")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from django.db.models import Prefetch
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
@@ -13,17 +12,20 @@ from apps.core.idempotency import idempotent
 from apps.tasks import selectors, services
 from apps.tasks.api import schema
 from apps.tasks.api import serializers as s
-from apps.tasks.models import TaskComment, TaskEvent, UserTask
+from apps.tasks.models import UserTask
 from apps.tasks.selectors import TaskFilters
 
-_DETAIL = OpenApiResponse(s.TaskDetailSerializer, description="The task after the action.")
+_STATE = OpenApiResponse(
+    s.TaskStateSerializer,
+    description="The task as it now is, with what the caller may do next.",
+)
 
 
 def _action_schema(request_serializer, summary: str, description: str = "", **extra):
     errors = schema.INPUT_ACTION_ERRORS if request_serializer else schema.ACTION_ERRORS
     return extend_schema(
         request=request_serializer,
-        responses={200: _DETAIL, **errors},
+        responses={200: _STATE, **errors},
         summary=summary,
         description=description,
         **extra,
@@ -45,19 +47,10 @@ class TaskViewSet(viewsets.GenericViewSet):
     # Actions hand the services the task's id (`UserTask(pk=pk)`): they lock the row and
     # check, in one place, that the caller sees it (else 404) and may act (else 403/409).
 
-    def _detail(self, pk) -> Response:
-        """The task as the caller now sees it (after an action they may no longer be able to
-        see it: they still get the result of what they did)."""
-        task = (
-            UserTask.objects.select_related("assignee", "owner", "completed_by")
-            .prefetch_related(
-                Prefetch("comments", queryset=TaskComment.objects.select_related("author")),
-                "attachments",
-                Prefetch("events", queryset=TaskEvent.objects.select_related("actor")),
-            )
-            .get(pk=pk)
-        )
-        return Response(s.TaskDetailSerializer(task, context={"request": self.request}).data)
+    def _state(self, task: UserTask) -> Response:
+        """The task the service returns, as the caller now sees it (after an action they may
+        no longer see it at all: they still get the result of what they did)."""
+        return Response(s.TaskStateSerializer(task, context={"request": self.request}).data)
 
     @extend_schema(
         parameters=[s.TaskQuerySerializer],
@@ -118,14 +111,14 @@ class TaskViewSet(viewsets.GenericViewSet):
     @_action_schema(None, "Claim an unassigned task (candidates)")
     @action(detail=True, methods=["post"])
     def claim(self, request, pk=None):
-        services.do_claim_task(UserTask(pk=pk), user=request.user)
-        return self._detail(pk)
+        task = services.do_claim_task(UserTask(pk=pk), user=request.user)
+        return self._state(task)
 
     @_action_schema(None, "Put the task back in the queue (its assignee, or a manager)")
     @action(detail=True, methods=["post"])
     def unclaim(self, request, pk=None):
-        services.do_unclaim_task(UserTask(pk=pk), user=request.user)
-        return self._detail(pk)
+        task = services.do_unclaim_task(UserTask(pk=pk), user=request.user)
+        return self._state(task)
 
     @_action_schema(s.AssignSerializer, "Assign or reassign the task (managers)")
     @action(detail=True, methods=["post"])
@@ -135,8 +128,7 @@ class TaskViewSet(viewsets.GenericViewSet):
         task = UserTask(pk=pk)
         name = body.validated_data["assignee"]
         assignee = services.user_by_name(name) if name else None
-        services.do_assign_task(task, user=request.user, assignee=assignee)
-        return self._detail(pk)
+        return self._state(services.do_assign_task(task, user=request.user, assignee=assignee))
 
     @_action_schema(
         s.DelegateSerializer,
@@ -148,28 +140,26 @@ class TaskViewSet(viewsets.GenericViewSet):
         body.is_valid(raise_exception=True)
         task = UserTask(pk=pk)
         delegate = services.user_by_name(body.validated_data["delegate"], field="delegate")
-        services.do_delegate_task(task, user=request.user, delegate=delegate)
-        return self._detail(pk)
+        return self._state(services.do_delegate_task(task, user=request.user, delegate=delegate))
 
     @_action_schema(None, "Hand a delegated task back to its owner (the delegate)")
     @action(detail=True, methods=["post"])
     def resolve(self, request, pk=None):
-        services.do_resolve_task(UserTask(pk=pk), user=request.user)
-        return self._detail(pk)
+        task = services.do_resolve_task(UserTask(pk=pk), user=request.user)
+        return self._state(task)
 
     @_action_schema(s.DraftSerializer, "Save unfinished form data (the assignee)")
     @action(detail=True, methods=["post"])
     def draft(self, request, pk=None):
         body = s.DraftSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        task = UserTask(pk=pk)
-        services.do_save_draft(
-            task,
+        task = services.do_save_draft(
+            UserTask(pk=pk),
             user=request.user,
             data=body.validated_data["data"],
             follow_up_at=body.validated_data.get("followUpDate"),
         )
-        return self._detail(pk)
+        return self._state(task)
 
     @_action_schema(
         s.CompleteSerializer,
@@ -187,9 +177,10 @@ class TaskViewSet(viewsets.GenericViewSet):
         data = body.validated_data.get("data")
 
         def perform() -> Response:
-            task = UserTask(pk=pk)
-            services.do_complete_task(task, user=request.user, outcome=outcome, data=data)
-            return self._detail(pk)
+            task = services.do_complete_task(
+                UserTask(pk=pk), user=request.user, outcome=outcome, data=data
+            )
+            return self._state(task)
 
         payload = {"task": str(pk), "outcome": outcome, "data": data}
         return idempotent(request, "tasks.complete", payload, perform)
