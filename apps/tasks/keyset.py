@@ -33,10 +33,13 @@ class Ordering:
     nullable: bool = False  # the first field may be null (sorted last)
 
     def order_by(self) -> list:
-        return [
-            F(f).desc(nulls_last=True) if self.descending else F(f).asc(nulls_last=True)
-            for f in self.fields
-        ]
+        # NULLS LAST only where a null can be: a sort that differs from an index's in its
+        # nulls placement cannot be read from that index in order, even on NOT NULL columns.
+        out = []
+        for i, name in enumerate(self.fields):
+            nulls = {"nulls_last": True} if self.nullable and i == 0 else {}
+            out.append(F(name).desc(**nulls) if self.descending else F(name).asc(**nulls))
+        return out
 
     def after(self, last: list[Any]) -> Q | Any:
         """The rows after the row whose key is `last`."""

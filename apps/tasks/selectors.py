@@ -1,7 +1,8 @@
 """Read queries of the tasks app: the inbox lists, their filters, one task with its history.
 
-The API, the inbox pages and the admin read through these; every query starts from what the
-user may see (`permissions.visible_tasks`), so no view can list a task it should not.
+The API, the inbox pages and the admin read through these. Each list is the user's own by
+its definition (assigned to them, offered to them, delegated or completed by them) or starts
+from `permissions.visible_tasks`, so no view can list a task the user should not see.
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import GinIndex
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 
 from apps.core.jsonfields import SafeJSONField
@@ -146,7 +146,9 @@ class UserTask(models.Model):
                 condition=Q(status="delegated"),
             ),
             models.Index(
-                fields=["completed_by", "-completed_at", "-id"],
+                F("completed_by"),
+                F("completed_at").desc(nulls_last=True),  # as the "-completed" ordering sorts
+                F("id").desc(),
                 name="task_completed",
                 condition=Q(status="completed"),
             ),
