@@ -314,8 +314,8 @@ def measure_claims(args, claimers: int, seconds: float) -> None:
     # would measure the GIL's queue, not the service).
     ctx = multiprocessing.get_context("fork")
     out = ctx.Queue()
-    connections.close_all()
     before = UserTask.objects.filter(dedupe_key__startswith="claim:", status="assigned").count()
+    connections.close_all()  # children must not share the parent's socket
     deadline = time.time() + seconds
     began = time.monotonic()
     procs = [ctx.Process(target=_claimer, args=(n, deadline, out)) for n in range(claimers)]
