@@ -1,257 +1,44 @@
-"""Operators' admin: publish definitions, watch and control instances, manage secrets."""
+"""Admin of instances: watch them (data masked), control them through the lifecycle table."""
 
 from __future__ import annotations
 
-import json
+import contextlib
+import contextvars
 
-from django import forms
 from django.contrib import admin, messages
-from django.http import HttpResponse, HttpResponseRedirect
-from django.shortcuts import get_object_or_404
+from django.http import Http404, HttpResponseRedirect
+from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
-from django.utils.safestring import mark_safe
 
 from apps.core.errors import ServiceError
-from apps.workflows.models import (
-    DefinitionEvent,
-    InstanceEvent,
-    OutboxEvent,
-    Secret,
-    WorkflowDefinition,
-    WorkflowInstance,
-)
-from apps.workflows.services import definitions as definition_services
+from apps.workflows import permissions as perms
+from apps.workflows.masking import mask_instance_data, masking_scope
+from apps.workflows.models import InstanceEvent, OutboxEvent, WorkflowInstance
 from apps.workflows.services import instances as instance_services
-from apps.workflows.services import secrets as secret_services
+
+from .common import pretty
+
+# Display callables get the object, not the request: the page's viewer is kept here while
+# the page renders, so the buttons shown are the ones `available_actions` gives this user.
+_viewer: contextvars.ContextVar = contextvars.ContextVar("xflow_admin_viewer", default=None)
 
 
-def _pretty(value) -> str:
-    return format_html(
-        "<pre class='xflow-json'>{}</pre>",
-        json.dumps(value, indent=2, ensure_ascii=False, default=str),
-    )
+@contextlib.contextmanager
+def _rendering_for(request):
+    token = _viewer.set(request.user)
+    try:
+        with masking_scope():
+            yield
+    finally:
+        _viewer.reset(token)
 
 
-def _issues_table(issues: list[dict]) -> str:
-    if not issues:
-        return format_html("<p>{}</p>", "No problems found.")
-    rows = format_html_join(
-        "",
-        "<tr><td>{}</td><td><code>{}</code></td><td>{}</td></tr>",
-        (
-            (i.get("severity", "error"), i.get("path") or "(document)", i.get("message", ""))
-            for i in issues
-        ),
-    )
-    return format_html(
-        "<table><tr><th>severity</th><th>where</th><th>problem</th></tr>{}</table>", rows
-    )
-
-
-class DefinitionUploadForm(forms.ModelForm):
-    """Paste the text or upload a file; the service parses, validates and versions it."""
-
-    upload = forms.FileField(required=False, help_text="A .json, .yaml or .yml file.")
-    source = forms.CharField(
-        widget=forms.Textarea(attrs={"rows": 24, "cols": 100}),
-        required=False,
-        help_text="Or paste the JSON/YAML text here.",
-    )
-    publish_now = forms.BooleanField(required=False, help_text="Publish if there are no errors.")
-
-    class Meta:
-        model = WorkflowDefinition
-        fields = ["source"]
-
-    def clean(self):
-        data = super().clean()
-        upload = data.get("upload")
-        text = data.get("source") or ""
-        if upload:
-            if upload.size > 1024 * 1024:
-                raise forms.ValidationError("The file is larger than 1 MiB.")
-            text = upload.read().decode("utf-8", "replace")
-        if not text.strip():
-            raise forms.ValidationError("Paste a definition or choose a file.")
-        try:
-            self.saved, _ = definition_services.do_save_definition(
-                source=text, user=self.request_user, publish=data.get("publish_now", False)
-            )
-        except ServiceError as exc:
-            details = "; ".join(f"{k}: {v}" for k, v in list(exc.fields.items())[:20])
-            raise forms.ValidationError(f"{exc.message} {details}") from None
-        return data
-
-
-class DefinitionEventInline(admin.TabularInline):
-    model = DefinitionEvent
-    extra = 0
-    can_delete = False
-    readonly_fields = ["created_at", "event_type", "actor", "details"]
-    fields = readonly_fields
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-
-@admin.register(WorkflowDefinition)
-class WorkflowDefinitionAdmin(admin.ModelAdmin):
-    list_display = ["key", "version", "name", "status", "is_latest", "error_count", "published_at"]
-    list_filter = ["status", "is_latest"]
-    search_fields = ["key", "name", "description"]
-    ordering = ["key", "-created_at"]
-    actions = ["publish_selected", "archive_selected", "mark_latest_selected"]
-    inlines = [DefinitionEventInline]
-    readonly_fields = [
-        "key",
-        "version",
-        "name",
-        "status",
-        "is_latest",
-        "checksum",
-        "author",
-        "created_at",
-        "published_at",
-        "report",
-        "diagram",
-        "versions",
-        "exports",
-        "source_view",
-    ]
-
-    def get_inlines(self, request, obj=None):
-        return self.inlines if obj is not None else []
-
-    def get_form(self, request, obj=None, **kwargs):
-        if obj is None:
-            form = DefinitionUploadForm
-            form.request_user = request.user
-            return form
-        return super().get_form(request, obj, **kwargs)
-
-    def get_fieldsets(self, request, obj=None):
-        if obj is None:
-            return [(None, {"fields": ["upload", "source", "publish_now"]})]
-        return [
-            (
-                None,
-                {
-                    "fields": [
-                        "key",
-                        "version",
-                        "name",
-                        "status",
-                        "is_latest",
-                        "author",
-                        "created_at",
-                        "published_at",
-                        "checksum",
-                        "exports",
-                    ]
-                },
-            ),
-            ("Validation", {"fields": ["report"]}),
-            ("Diagram", {"fields": ["diagram"]}),
-            ("Versions", {"fields": ["versions"]}),
-            ("Source", {"fields": ["source_view"], "classes": ["collapse"]}),
-        ]
-
-    def get_readonly_fields(self, request, obj=None):
-        return [] if obj is None else self.readonly_fields
-
-    def save_form(self, request, form, change):
-        # Adding: the service already parsed, validated and saved it in the form's clean().
-        return super().save_form(request, form, change) if change else form.saved
-
-    def save_model(self, request, obj, form, change):
-        if change:
-            super().save_model(request, obj, form, change)
-
-    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
-        if obj is not None:  # a stored version never changes here: actions only
-            context.update(
-                show_save=False, show_save_and_continue=False, show_save_and_add_another=False
-            )
-        return super().render_change_form(request, context, add, change, form_url, obj)
-
-    def response_add(self, request, obj, post_url_continue=None):
-        # After an upload the operator wants its report and diagram, not the list.
-        errors = f" with {obj.error_count} error(s)" if obj.error_count else ""
-        self.message_user(
-            request,
-            f"{obj} saved as {obj.status}{errors}.",
-            messages.WARNING if obj.error_count else messages.SUCCESS,
-        )
-        return HttpResponseRedirect(
-            reverse("admin:workflows_workflowdefinition_change", args=[obj.pk])
-        )
-
-    def save_related(self, request, form, formsets, change):
-        if change:
-            super().save_related(request, form, formsets, change)
-
-    def has_delete_permission(self, request, obj=None):
-        return bool(obj is None or not obj.instances.exists()) and super().has_delete_permission(
-            request, obj
-        )
-
-    @admin.display(description="Problems")
-    def report(self, obj):
-        return _issues_table(obj.issues)
-
-    @admin.display(description="Diagram")
-    def diagram(self, obj):
-        url = reverse("api:definition-diagram", args=[obj.key, obj.version])
-        return format_html("<img src='{}' alt='Diagram of {}' style='max-width:100%'>", url, obj)
-
-    @admin.display(description="Export")
-    def exports(self, obj):
-        url = reverse("api:definition-export", args=[obj.key, obj.version])
-        return format_html(
-            "<a href='{}?format=json'>JSON</a> · <a href='{}?format=yaml'>YAML</a>", url, url
-        )
-
-    @admin.display(description="All versions")
-    def versions(self, obj):
-        rows = WorkflowDefinition.objects.filter(key=obj.key).order_by("-created_at")
-        return format_html_join(
-            mark_safe("<br>"),
-            "<a href='{}'>{}</a> — {}{}",
-            (
-                (
-                    reverse("admin:workflows_workflowdefinition_change", args=[r.pk]),
-                    r.version,
-                    r.status,
-                    " (latest)" if r.is_latest else "",
-                )
-                for r in rows
-            ),
-        )
-
-    @admin.display(description="Source")
-    def source_view(self, obj):
-        return format_html("<pre>{}</pre>", obj.source)
-
-    def _bulk(self, request, queryset, service, verb):
-        for definition in queryset:
-            try:
-                service(definition, user=request.user)
-                self.message_user(request, f"{definition}: {verb}.", messages.SUCCESS)
-            except ServiceError as exc:
-                self.message_user(request, f"{definition}: {exc.message}", messages.ERROR)
-
-    @admin.action(description="Publish selected versions", permissions=["change"])
-    def publish_selected(self, request, queryset):
-        self._bulk(request, queryset, definition_services.do_publish_definition, "published")
-
-    @admin.action(description="Archive selected versions", permissions=["change"])
-    def archive_selected(self, request, queryset):
-        self._bulk(request, queryset, definition_services.do_archive_definition, "archived")
-
-    @admin.action(description="Make the selected version the latest", permissions=["change"])
-    def mark_latest_selected(self, request, queryset):
-        self._bulk(request, queryset, definition_services.do_mark_latest, "is now the latest")
+def _render_now(response):
+    # A TemplateResponse renders after the view returns; render inside the scope instead.
+    if hasattr(response, "render") and not getattr(response, "is_rendered", True):
+        response.render()
+    return response
 
 
 class InstanceEventInline(admin.TabularInline):
@@ -266,6 +53,12 @@ class InstanceEventInline(admin.TabularInline):
     def has_add_permission(self, request, obj=None):
         return False
 
+    def has_view_permission(self, request, obj=None):
+        return perms.can_see_all_instances(request.user)  # the timeline belongs to the instance
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("actor", "instance__definition")
+
     @admin.display(description="time")
     def when(self, obj):
         return obj.occurred_at or obj.created_at
@@ -274,7 +67,7 @@ class InstanceEventInline(admin.TabularInline):
     def text(self, obj):
         from apps.workflows.selectors import describe_timeline_entry
 
-        return describe_timeline_entry(obj)
+        return mask_instance_data(obj.instance, describe_timeline_entry(obj))
 
 
 @admin.register(WorkflowInstance)
@@ -348,6 +141,22 @@ class WorkflowInstanceAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return False
 
+    def has_view_permission(self, request, obj=None):
+        return perms.can_see_all_instances(request.user)
+
+    def has_change_permission(self, request, obj=None):
+        # Nothing is edited by hand; "change" opens the actions, each checked by the table.
+        return perms.can_see_all_instances(request.user) and request.user.has_perm(
+            perms.CHANGE_INSTANCE
+        )
+
+    def get_queryset(self, request):
+        return perms.visible_instances(request.user)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        with _rendering_for(request):
+            return _render_now(super().change_view(request, object_id, form_url, extra_context))
+
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
         # Nothing on this page is edited by hand: changes go through the actions.
         context.update(
@@ -387,22 +196,21 @@ class WorkflowInstanceAdmin(admin.ModelAdmin):
 
     @admin.display(description="input")
     def input_view(self, obj):
-        return _pretty(obj.input)
+        return pretty(mask_instance_data(obj, obj.input))
 
     @admin.display(description="output")
     def output_view(self, obj):
-        return _pretty(obj.output)
+        return pretty(mask_instance_data(obj, obj.output))
 
     @admin.display(description="error")
     def error_view(self, obj):
-        return _pretty(obj.error) if obj.error else "—"
+        return pretty(mask_instance_data(obj, obj.error)) if obj.error else "—"
 
     @admin.display(description="actions")
     def controls(self, obj):
-        ops = ["cancel", "terminate"] if obj.is_open else []
-        if obj.status in {"failed", "timed_out"}:
-            ops.append("retry")
-        ops.append("restart")
+        ops = perms.available_actions(obj, _viewer.get())
+        if not ops:
+            return "—"
         return format_html_join(
             " ",
             "<a class='button' href='{}'>{}</a>",
@@ -412,23 +220,28 @@ class WorkflowInstanceAdmin(admin.ModelAdmin):
             ),
         )
 
-    _OPS = {
-        "cancel": (instance_services.do_cancel_instance, "workflows.change_workflowinstance"),
-        "terminate": (instance_services.do_terminate_instance, "workflows.change_workflowinstance"),
-        "retry": (instance_services.do_retry_instance, "workflows.change_workflowinstance"),
-        "restart": (instance_services.do_restart_instance, "workflows.add_workflowinstance"),
+    _SERVICES = {
+        "cancel": instance_services.do_cancel_instance,
+        "terminate": instance_services.do_terminate_instance,
+        "retry": instance_services.do_retry_instance,
+        "restart": instance_services.do_restart_instance,
     }
 
     def control_view(self, request, pk, op):
-        instance = get_object_or_404(WorkflowInstance, pk=pk)
-        if op not in self._OPS:
-            return HttpResponse(status=404)
-        service, perm = self._OPS[op]
-        if not request.user.has_perm(perm):
-            self.message_user(request, "You are not allowed to do this.", messages.ERROR)
-        elif request.method != "POST":
-            from django.template.response import TemplateResponse
-
+        if op not in self._SERVICES:
+            raise Http404("No such action.")
+        try:
+            instance = perms.access_instance(request.user, pk)
+        except ServiceError:
+            raise Http404("No such instance.") from None
+        try:
+            perms.require_instance_action(instance, request.user, op)
+        except ServiceError as exc:
+            self.message_user(request, exc.message, messages.ERROR)
+            return HttpResponseRedirect(
+                reverse("admin:workflows_workflowinstance_change", args=[instance.pk])
+            )
+        if request.method != "POST":
             return TemplateResponse(
                 request,
                 "admin/workflows/confirm_control.html",
@@ -439,25 +252,20 @@ class WorkflowInstanceAdmin(admin.ModelAdmin):
                     "opts": self.model._meta,
                 },
             )
-        else:
-            try:
-                result = service(instance, user=request.user)
-                self.message_user(request, f"{op.capitalize()}: done.", messages.SUCCESS)
-                instance = result
-            except ServiceError as exc:
-                self.message_user(request, exc.message, messages.ERROR)
+        try:
+            instance = self._SERVICES[op](instance, user=request.user)
+            self.message_user(request, f"{op.capitalize()}: done.", messages.SUCCESS)
+        except ServiceError as exc:
+            self.message_user(request, exc.message, messages.ERROR)
         return HttpResponseRedirect(
             reverse("admin:workflows_workflowinstance_change", args=[instance.pk])
         )
 
     def _bulk(self, request, queryset, op):
-        service, perm = self._OPS[op]
-        if not request.user.has_perm(perm):
-            self.message_user(request, "You are not allowed to do this.", messages.ERROR)
-            return
         for instance in queryset:
             try:
-                service(instance, user=request.user)
+                perms.require_instance_action(instance, request.user, op)
+                self._SERVICES[op](instance, user=request.user)
                 self.message_user(request, f"{instance}: {op} done.", messages.SUCCESS)
             except ServiceError as exc:
                 self.message_user(request, f"{instance}: {exc.message}", messages.ERROR)
@@ -479,51 +287,32 @@ class WorkflowInstanceAdmin(admin.ModelAdmin):
         self._bulk(request, queryset, "restart")
 
 
-class SecretForm(forms.ModelForm):
-    value = forms.CharField(
-        widget=forms.PasswordInput(render_value=False),
-        required=False,
-        help_text="Stored encrypted; never shown again. JSON is accepted "
-        "(e.g. an object); plain text is stored as a string. Leave empty "
-        "to keep the current value.",
-    )
-
-    class Meta:
-        model = Secret
-        fields = ["name", "description"]
-
-
-@admin.register(Secret)
-class SecretAdmin(admin.ModelAdmin):
-    form = SecretForm
-    list_display = ["name", "description", "updated_at", "updated_by"]
-    search_fields = ["name"]
-
-    def save_model(self, request, obj, form, change):
-        raw = form.cleaned_data.get("value") or ""
-        if not raw and change:
-            obj.description = form.cleaned_data.get("description", "")
-            obj.save(update_fields=["description", "updated_at"])
-            return
-        try:
-            value = json.loads(raw)
-        except ValueError:
-            value = raw
-        saved = secret_services.do_set_secret(
-            name=form.cleaned_data["name"],
-            value=value,
-            description=form.cleaned_data.get("description", ""),
-            user=request.user,
-        )
-        obj.pk = saved.pk
-
-
 @admin.register(OutboxEvent)
 class OutboxEventAdmin(admin.ModelAdmin):
+    """Events waiting for the bridge (pending) and sent ones; data shown with secrets masked."""
+
     list_display = ["event_id", "event_type", "topic", "created_at", "published_at", "attempts"]
     list_filter = ["topic", "event_type"]
     search_fields = ["event_id", "event_type", "source"]
-    readonly_fields = [f.name for f in OutboxEvent._meta.fields]
+    readonly_fields = [f.name for f in OutboxEvent._meta.fields if f.name != "data"] + ["data_view"]
+    exclude = ["data"]
 
     def has_add_permission(self, request):
         return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        # A pending row is an event not yet sent: deleting it would lose it silently.
+        if obj is not None and obj.published_at is None:
+            return False
+        return super().has_delete_permission(request, obj)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        with _rendering_for(request):
+            return _render_now(super().change_view(request, object_id, form_url, extra_context))
+
+    @admin.display(description="data")
+    def data_view(self, obj):
+        return pretty(mask_instance_data(obj.instance, obj.data) if obj.instance else obj.data)
