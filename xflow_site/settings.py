@@ -266,7 +266,20 @@ LOGGING = {
         # The logger name is the component: xflow.web, xflow.worker, xflow.bridge, ...
         "component": {"format": "%(asctime)s %(levelname)s [%(name)s] %(message)s"},
     },
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "component"}},
+    "filters": {
+        # contracts.FUNCTION_ERROR: function failures are logged by xflow, masked.
+        "business_failures": {
+            "()": "apps.core.logs.HideFailureTracebacks",
+            "error_types": ["FunctionError"],
+        }
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "component",
+            "filters": ["business_failures"],
+        }
+    },
     "root": {"handlers": ["console"], "level": "WARNING"},
     "loggers": {
         "xflow": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},

@@ -64,7 +64,7 @@ class TokenAdmin(DRFTokenAdmin):
         if not can_manage_token(request.user, obj.user):
             raise PermissionDenied
         token = do_issue_token(owner=obj.user, user=request.user)
-        obj.pk, obj.key = token.pk, token.key
+        obj.key, obj.created = token.key, token.created
 
     def delete_model(self, request, obj):
         do_revoke_token(token=obj, user=request.user)

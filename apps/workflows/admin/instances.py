@@ -6,6 +6,7 @@ import contextlib
 import contextvars
 
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -237,7 +238,9 @@ class WorkflowInstanceAdmin(admin.ModelAdmin):
         try:
             perms.require_instance_action(instance, request.user, op)
         except ServiceError as exc:
-            self.message_user(request, exc.message, messages.ERROR)
+            if exc.status_code == 403:
+                raise PermissionDenied(exc.message) from None
+            self.message_user(request, exc.message, messages.ERROR)  # not in this state
             return HttpResponseRedirect(
                 reverse("admin:workflows_workflowinstance_change", args=[instance.pk])
             )
