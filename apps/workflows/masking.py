@@ -95,7 +95,8 @@ def _mask_for_instance_id(instance_id: str, values: tuple) -> tuple:
             return values  # a run without a mirror row (run_workflow): no store secrets to hide
         masker = InstanceMasker().masker_for(found)
         return tuple(masker(v) for v in values)
-    except (DatabaseError, ValidationError, ValueError):
+    except (DatabaseError, ValidationError, ValueError, RuntimeError):
+        # A log line must never fail the call it reports: without the store, log as it is.
         return values
     finally:
         close_old_connections()
