@@ -22,6 +22,7 @@ from apps.core.masking import MASK, mask_secrets
 from apps.core.models import PlatformEvent
 from apps.workflows.models import Secret
 from apps.workflows.services import secrets as store
+from tests.security.conftest import napper
 from tests.workflows.conftest import (  # noqa: F401  (fixtures)
     _stop_open_instances,
     engine_worker,
@@ -427,3 +428,47 @@ def test_a_production_process_that_skipped_the_checks_cannot_reach_temporal_unen
     with pytest.raises(ImproperlyConfigured, match="TEMPORAL_PAYLOAD_KEY"):
         data_converter([])
     assert data_converter(["k"]).payload_codec is not None
+
+
+def test_the_instance_list_reads_the_secrets_store_once_per_page(
+    api, django_assert_max_num_queries
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from apps.workflows.models import WorkflowInstance
+    from apps.workflows.services.definitions import do_save_definition
+
+    store.do_set_secret(name="apiKey", value="list-secret-1")
+    store.do_set_secret(name="other", value="list-secret-2")
+    definitions = [
+        do_save_definition(source=napper(key, **extra), publish=True)[0]
+        for key, extra in [
+            ("one", {"secrets": ["apiKey"]}),
+            ("two", {"secrets": ["other"]}),
+            ("three", {}),
+        ]
+    ]
+
+    def add(definition, n):
+        WorkflowInstance.objects.create(
+            definition=definition,
+            definition_key=definition.key,
+            version=definition.version,
+            workflow_id=f"xflow-list-{uuid.uuid4()}",
+            status="failed",
+            error={"message": f"saw list-secret-1 and list-secret-2 ({n})"},
+        )
+
+    add(definitions[0], 0)
+    with CaptureQueriesContext(connection) as one:
+        first = api.get("/api/v1/instances/")
+    for n in range(1, 9):
+        add(definitions[n % 3], n)
+    with django_assert_max_num_queries(len(one.captured_queries)):
+        page = api.get("/api/v1/instances/")
+    errors = {r["definition"]: r["error"]["message"] for r in page.json()["results"]}
+    assert first.status_code == page.status_code == 200
+    assert errors["one"].startswith(f"saw {MASK} and list-secret-2")  # only its own secrets
+    assert errors["two"].startswith(f"saw list-secret-1 and {MASK}")
+    assert errors["three"].startswith("saw list-secret-1 and list-secret-2")
