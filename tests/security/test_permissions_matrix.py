@@ -98,6 +98,11 @@ def source_only_for_readers(response, role, w):
     assert ("document" in body) == (role in READERS)
 
 
+def actions_offered(response, role, w):
+    expected = ["cancel", "terminate", "restart"] if role in {"operator", "superuser"} else []
+    assert response.json()["actions"] == expected
+
+
 def buttons_for_actors(response, role, w):
     page = response.content.decode()
     assert ("control/cancel/" in page) == (role in {"operator", "superuser"})
@@ -210,7 +215,12 @@ CELLS = [
         "401 200 200 200 200 200 200",
         check=listed_instances,
     ),
-    Cell("instance-own", get(lambda w: MINE.format(w=w) + "/"), "401 404 200 404 200 200 200"),
+    Cell(
+        "instance-own",
+        get(lambda w: MINE.format(w=w) + "/"),
+        "401 404 200 404 200 200 200",
+        check=actions_offered,
+    ),
     Cell(
         "instance-other",
         get(lambda w: f"/api/v1/instances/{w.failed.pk}/"),

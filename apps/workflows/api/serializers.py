@@ -11,6 +11,7 @@ from apps.workflows.models import (
     WorkflowDefinition,
     WorkflowInstance,
 )
+from apps.workflows.permissions import available_actions
 
 
 class IssueSerializer(serializers.Serializer):
@@ -166,6 +167,9 @@ class InstanceSerializer(serializers.ModelSerializer):
 
 class InstanceDetailSerializer(InstanceSerializer):
     children = serializers.SerializerMethodField()
+    actions = serializers.SerializerMethodField(
+        help_text="What you may do with this instance now (cancel, terminate, retry, restart)."
+    )
 
     class Meta(InstanceSerializer.Meta):
         fields = [
@@ -173,9 +177,14 @@ class InstanceDetailSerializer(InstanceSerializer):
             "input",
             "output",
             "children",
+            "actions",
             "workflow_id",
             "run_id",
         ]
+
+    def get_actions(self, obj) -> list[str]:
+        request = self.context.get("request")
+        return available_actions(obj, request.user) if request else []
 
     def get_children(self, obj) -> list[dict]:
         return [

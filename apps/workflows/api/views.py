@@ -319,10 +319,8 @@ class InstanceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
                 business_key=data.get("businessKey", ""),
                 user=request.user,
             )
-            return Response(
-                s.InstanceDetailSerializer(instance, context=self.get_serializer_context()).data,
-                status=status.HTTP_201_CREATED,
-            )
+            detail = s.InstanceDetailSerializer(instance, context={"request": request})
+            return Response(detail.data, status=status.HTTP_201_CREATED)
 
         return idempotent(request, "instances.start", data, perform)
 
