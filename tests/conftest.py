@@ -66,19 +66,11 @@ def make_user(db):
 
 @pytest.fixture
 def operator(make_user) -> User:
-    return make_user(
-        "operator",
-        staff=True,
-        groups=["operators"],
-        perms=[
-            "workflows.add_workflowdefinition",
-            "workflows.change_workflowdefinition",
-            "workflows.add_workflowinstance",
-            "workflows.change_workflowinstance",
-            "workflows.view_workflowinstance",
-            "workflows.add_inboundevent",
-        ],
-    )
+    """A staff member of the `operators` group, with the permissions load_demo gives it."""
+    from apps.core.management.commands.load_demo import ensure_groups
+
+    ensure_groups()
+    return make_user("operator", staff=True, groups=["operators"])
 
 
 @pytest.fixture

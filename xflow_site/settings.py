@@ -8,7 +8,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .env import ConfigError, env_bool, env_int, env_list, env_str, parse_database_url
+from .env import (
+    ConfigError,
+    env_bool,
+    env_float,
+    env_int,
+    env_list,
+    env_str,
+    parse_database_url,
+)
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 RUN_DIR = Path(env_str("XFLOW_RUN_DIR", str(BASE_DIR / ".run")))
@@ -158,7 +166,9 @@ TEMPORAL_TLS_KEY = env_str("TEMPORAL_TLS_KEY")
 TEMPORAL_API_KEY = env_str("TEMPORAL_API_KEY")  # Temporal Cloud API key
 TEMPORAL_QUEUE_PREFIX = env_str("TEMPORAL_QUEUE_PREFIX", "")
 # Encrypts workflow inputs/results/signals in Temporal's history (they hold $SECRETS values).
-TEMPORAL_PAYLOAD_KEY = env_str("TEMPORAL_PAYLOAD_KEY")
+# TEMPORAL_PAYLOAD_KEYS (comma-separated) rotates: the first encrypts, all decrypt.
+TEMPORAL_PAYLOAD_KEYS = env_list("TEMPORAL_PAYLOAD_KEYS")
+TEMPORAL_PAYLOAD_KEY = env_str("TEMPORAL_PAYLOAD_KEY") or next(iter(TEMPORAL_PAYLOAD_KEYS), None)
 
 # Kafka
 KAFKA_BOOTSTRAP_SERVERS = env_list("KAFKA_BOOTSTRAP_SERVERS", ["127.0.0.1:9092"])
@@ -188,7 +198,13 @@ CELERY_BEAT_SCHEDULE = {
 }
 
 # Secrets store: values are encrypted at rest with a key derived from this (or SECRET_KEY).
-XFLOW_SECRETS_KEY = env_str("XFLOW_SECRETS_KEY", SECRET_KEY)
+# XFLOW_SECRETS_KEYS (comma-separated) rotates: the first encrypts, all decrypt.
+XFLOW_SECRETS_KEYS = env_list("XFLOW_SECRETS_KEYS")
+XFLOW_SECRETS_KEY = env_str("XFLOW_SECRETS_KEY") or next(iter(XFLOW_SECRETS_KEYS), SECRET_KEY)
+
+# API tokens: sign-in attempts per client address and per username, and an optional lifetime.
+XFLOW_TOKEN_THROTTLE_RATE = env_str("XFLOW_TOKEN_THROTTLE_RATE", "10/min")
+XFLOW_TOKEN_TTL_HOURS = env_float("XFLOW_TOKEN_TTL_HOURS")  # unset: tokens never expire
 
 # Outbound policy (apps/core/outbound.py): every URL the platform fetches or calls on a user's
 # behalf (definition parts, OpenAPI/GraphQL documents, REST/GraphQL calls, OAuth token
@@ -215,7 +231,7 @@ DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "xflow@localhost")
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "apps.core.api.authentication.ExpiringTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -278,7 +294,20 @@ LOGGING = {
         # The logger name is the component: xflow.web, xflow.worker, xflow.bridge, ...
         "component": {"format": "%(asctime)s %(levelname)s [%(name)s] %(message)s"},
     },
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "component"}},
+    "filters": {
+        # contracts.FUNCTION_ERROR: function failures are logged by xflow, masked.
+        "business_failures": {
+            "()": "apps.core.logs.HideFailureTracebacks",
+            "error_types": ["FunctionError"],
+        }
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "component",
+            "filters": ["business_failures"],
+        }
+    },
     "root": {"handlers": ["console"], "level": "WARNING"},
     "loggers": {
         "xflow": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},

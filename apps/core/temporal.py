@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 from django.conf import settings
 from temporalio.client import Client, TLSConfig
 
-from apps.core.codec import data_converter
+from apps.core.codec import data_converter, payload_keys
 
 T = TypeVar("T")
 
@@ -47,7 +47,7 @@ async def connect(address: str | None = None, namespace: str | None = None) -> C
         namespace=namespace or settings.TEMPORAL_NAMESPACE,
         tls=tls,
         api_key=settings.TEMPORAL_API_KEY,
-        data_converter=data_converter(settings.TEMPORAL_PAYLOAD_KEY),
+        data_converter=data_converter(payload_keys()),
     )
 
 
