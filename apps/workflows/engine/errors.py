@@ -36,6 +36,10 @@ DATA_ERROR = "DataError"
 TASK_DELETED = "TaskDeleted"
 SUBFLOW_FAILED = "SubflowFailed"
 INVALID_INPUT = "InvalidInput"
+# An expression stopped by the evaluator's limits (apps.core.jqeval; PRODUCT.md §8). Named as
+# issue 8 asked; matched case-insensitively like every code, so `ExpressionLimit`-style
+# spellings do not match it: use this exact code in `errors[].code`.
+EXPRESSION_LIMIT = "expression_limit"
 
 # The runtime default strategy for autoRetries (spec: unlimited attempts, 1 s, multiplier 2);
 # we cap the delay so an instance keeps probing a broken service at least every 5 minutes.

@@ -1,0 +1,105 @@
+"""jq under limits: the one evaluator workflows, forms, queries and triggers use (PRODUCT.md §8).
+
+Programs run in child processes (`pool.py`, `child.py`) with a CPU-time, wall-clock, memory
+and output limit per evaluation; exceeding one raises `JqLimitExceeded`, never stalls the
+caller. Builtins that read the environment, the clock, files or stdin are refused
+(`refused.py`). Pure of Django at import time: the Temporal workflow sandbox passes it through.
+
+    from apps.core import jqeval
+    jqeval.run(".a + 1", '{"a": 1}')              # -> [2]
+    jqeval.compile_problem(".a +", ("CONST",))     # -> jq's message, or None
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import threading
+from functools import lru_cache
+
+from .limits import SETTINGS, JqError, JqLimitExceeded, Limits
+from .pool import Pool
+from .refused import REFUSED, RefusedUse, refused_uses
+
+__all__ = [
+    "REFUSED",
+    "SETTINGS",
+    "JqError",
+    "JqLimitExceeded",
+    "Limits",
+    "Pool",
+    "RefusedUse",
+    "compile_problem",
+    "configure",
+    "pool",
+    "refused_uses",
+    "run",
+    "shutdown",
+]
+
+_lock = threading.Lock()
+_pool: Pool | None = None
+_limits: Limits | None = None
+
+
+def configure(limits: Limits | None) -> None:
+    """Use these limits from now on (None: read the settings again); stops current children."""
+    global _limits
+    with _lock:
+        _limits = limits
+    shutdown()
+
+
+def pool() -> Pool:
+    """This process's pool, started on first use with the configured limits."""
+    global _pool
+    with _lock:
+        if _pool is None or _pool.pid != os.getpid():
+            _pool = Pool(_limits or _settings_limits())
+        return _pool
+
+
+def shutdown() -> None:
+    """Stop this process's children (the worker calls it on exit; also at interpreter exit)."""
+    global _pool
+    with _lock:
+        current, _pool = _pool, None
+    if current is not None and current.pid == os.getpid():
+        current.close()
+
+
+atexit.register(shutdown)
+
+
+def run(program: str, input_json: str) -> list:
+    """Every output of the jq program on the JSON text input_json, under the limits."""
+    refused = _refused(program)
+    if refused:
+        raise JqError(refused)
+    return pool().run(program, input_json)
+
+
+def compile_problem(program: str, variables: tuple[str, ...] = ()) -> str | None:
+    """jq's compile error for program (with the variables declared), or None if it compiles.
+
+    Compiling runs in a child too: jq folds constants while compiling, so `"x" * 1e10`
+    allocates its result before anything is evaluated.
+    """
+    return pool().compile_problem(program, variables)
+
+
+@lru_cache(maxsize=4096)
+def _refused(program: str) -> str | None:
+    uses = refused_uses(program)
+    return uses[0].message if uses else None
+
+
+def _settings_limits() -> Limits:
+    try:
+        from django.conf import settings
+
+        if settings.configured:
+            return Limits.from_settings(settings)
+    except ImportError:
+        pass
+    return Limits()
