@@ -18,7 +18,7 @@ from django.conf import settings
 from temporalio.client import Client
 from temporalio.worker import Worker
 
-from apps.core import temporal
+from apps.core import jqeval, temporal
 
 log = logging.getLogger("xflow.worker")
 
@@ -113,6 +113,7 @@ async def run_workers(
         settings.TEMPORAL_ADDRESS,
         settings.TEMPORAL_NAMESPACE,
     )
+    jqeval.pool().warm()  # the first expression should not pay for starting a child
     tasks = [asyncio.create_task(w.run()) for w in workers]
     stopper = asyncio.create_task(stop.wait())
     done, _ = await asyncio.wait([*tasks, stopper], return_when=asyncio.FIRST_COMPLETED)
@@ -120,4 +121,5 @@ async def run_workers(
         if task is not stopper and task.exception():
             log.error("a worker stopped: %s", task.exception())
     await asyncio.gather(*(w.shutdown() for w in workers), return_exceptions=True)
+    jqeval.shutdown()
     log.info("worker stopped")

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import atexit
 import os
+import sys
 import threading
 from functools import lru_cache
 
@@ -95,11 +96,9 @@ def _refused(program: str) -> str | None:
 
 
 def _settings_limits() -> Limits:
-    try:
-        from django.conf import settings
-
-        if settings.configured:
-            return Limits.from_settings(settings)
-    except ImportError:
-        pass
+    # No import here: the first use may be inside the workflow sandbox, which would import
+    # Django afresh. A Django process has loaded its settings long before.
+    settings = getattr(sys.modules.get("django.conf"), "settings", None)
+    if settings is not None and settings.configured:
+        return Limits.from_settings(settings)
     return Limits()

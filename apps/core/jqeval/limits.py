@@ -20,7 +20,7 @@ class Limits:
     # Temporal's deadlock detector fails a workflow activation that runs for 2 s: a hostile
     # expression must be stopped well before that, with room for the activation's other work.
     cpu_seconds: float = 0.5
-    wall_seconds: float = 1.0
+    wall_seconds: float = 1.5
     memory_mb: int = 256
     output_kb: int = 4096
     pool_size: int = 4

@@ -253,6 +253,10 @@ class Pool:
             child.end()
             child.proc.stderr.close()
 
+    def warm(self) -> None:
+        """Start one child ahead of the first evaluation."""
+        self._release(self._acquire(), True)
+
     def close(self) -> None:
         """Stop the idle children now; busy ones stop when their evaluation returns."""
         with self._cond:
