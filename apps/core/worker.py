@@ -120,6 +120,8 @@ async def run_workers(
     for task in done:
         if task is not stopper and task.exception():
             log.error("a worker stopped: %s", task.exception())
-    await asyncio.gather(*(w.shutdown() for w in workers), return_exceptions=True)
+    # Expressions under way end now (their workflow tasks are retried elsewhere), so no
+    # activation keeps the shutdown waiting for an evaluation.
     jqeval.shutdown()
+    await asyncio.gather(*(w.shutdown() for w in workers), return_exceptions=True)
     log.info("worker stopped")

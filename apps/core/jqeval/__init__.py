@@ -18,7 +18,7 @@ import sys
 import threading
 from functools import lru_cache
 
-from .limits import SETTINGS, JqError, JqLimitExceeded, Limits
+from .limits import SETTINGS, JqError, JqLimitExceeded, JqStopped, Limits
 from .pool import Pool
 from .refused import REFUSED, RefusedUse, refused_uses
 
@@ -27,6 +27,7 @@ __all__ = [
     "SETTINGS",
     "JqError",
     "JqLimitExceeded",
+    "JqStopped",
     "Limits",
     "Pool",
     "RefusedUse",

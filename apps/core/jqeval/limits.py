@@ -58,3 +58,11 @@ class JqLimitExceeded(Exception):
     def __init__(self, limit: str, message: str) -> None:
         super().__init__(message)
         self.limit = limit  # cpu | wall | memory | output | crash
+
+
+class JqStopped(Exception):
+    """The evaluator was shut down (the worker is stopping): not the expression's fault.
+
+    Deliberately not a JqError: in a workflow it fails the workflow task, which Temporal
+    retries on a running worker, instead of failing the instance.
+    """

@@ -29,7 +29,7 @@ from .child import (
     REQUEST,
     RESPONSE,
 )
-from .limits import JqError, JqLimitExceeded, Limits
+from .limits import JqError, JqLimitExceeded, JqStopped, Limits
 from .refused import PRELUDE
 
 CHILD_SCRIPT = str(Path(__file__).with_name("child.py"))
@@ -166,6 +166,7 @@ class Pool:
         self.pid = os.getpid()  # a forked process must not use its parent's children
         self._cond = threading.Condition()
         self._idle: list[Child] = []
+        self._busy: set[Child] = set()
         self._count = 0
         self._closed = False
         self.started = 0  # children started so far (tests watch replacements)
@@ -212,7 +213,10 @@ class Pool:
             ) from None
         except _Dead:
             keep = None  # reaped by death()
-            raise child.death(self.limits) from None
+            error = child.death(self.limits)
+            if self._closed:
+                raise JqStopped("the expression evaluator was shut down") from None
+            raise error from None
         finally:
             self._release(child, keep)
         if status not in (OK, ERROR, COMPILE_ERROR, OUTPUT_LIMIT, MEMORY_LIMIT):
@@ -223,9 +227,11 @@ class Pool:
         with self._cond:
             while True:
                 if self._closed:
-                    raise JqError("the expression evaluator is shut down")
+                    raise JqStopped("the expression evaluator is shut down")
                 if self._idle:
-                    return self._idle.pop()
+                    child = self._idle.pop()
+                    self._busy.add(child)
+                    return child
                 if self._count < self.limits.pool_size:
                     self._count += 1
                     break
@@ -239,10 +245,12 @@ class Pool:
             raise
         with self._cond:
             self.started += 1
+            self._busy.add(child)
         return child
 
     def _release(self, child: Child, keep: bool | None) -> None:
         with self._cond:
+            self._busy.discard(child)
             if keep and not self._closed:
                 self._idle.append(child)
                 self._cond.notify()
@@ -258,15 +266,22 @@ class Pool:
         self._release(self._acquire(), True)
 
     def close(self) -> None:
-        """Stop the idle children now; busy ones stop when their evaluation returns."""
+        """Stop every child now; evaluations under way raise JqStopped."""
         with self._cond:
             self._closed = True
             idle, self._idle = self._idle, []
+            busy = list(self._busy)
             self._count -= len(idle)
             self._cond.notify_all()
         for child in idle:
             child.end()
             child.proc.stderr.close()
+        for child in busy:
+            # Its caller sees the pipe close, reaps it and raises JqStopped.
+            try:
+                child.proc.kill()
+            except ProcessLookupError:
+                pass
 
     def children(self) -> list[int]:
         """Pids of the idle children (for tests and diagnostics)."""

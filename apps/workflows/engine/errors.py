@@ -24,6 +24,7 @@ from temporalio.exceptions import (
     TimeoutError,
 )
 
+from apps.core.jqeval import JqStopped
 from apps.workflows.dsl.durations import DurationError, parse_duration
 from apps.workflows.dsl.model import Action, ErrorHandler, RetryDef, Workflow
 from apps.workflows.engine.contracts import FUNCTION_ERROR
@@ -73,6 +74,10 @@ def from_exception(exc: BaseException) -> WorkflowError:
     """Turn what an activity or child workflow raised into a WorkflowError."""
     if isinstance(exc, WorkflowError):
         return exc
+    if isinstance(exc, JqStopped):
+        # The worker is stopping mid-expression: fail the workflow task (Temporal retries it
+        # on a running worker) rather than record an error the definition never caused.
+        raise exc
     cause = exc
     while isinstance(cause, ActivityError | ChildWorkflowError) and cause.cause is not None:
         cause = cause.cause
