@@ -208,5 +208,5 @@ def test_closing_the_pool_stops_its_children():
     pids = pool.children()
     pool.close()
     assert pids and not any(_alive(p) for p in pids)
-    with pytest.raises(JqError, match="shut down"):
+    with pytest.raises(jqeval.JqStopped, match="shut down"):
         pool.run("1", "null")

@@ -18,6 +18,9 @@ import sys
 import threading
 from functools import lru_cache
 
+import jq
+
+from .cheap import MAX_FACTOR, is_cheap
 from .limits import SETTINGS, JqError, JqLimitExceeded, JqStopped, Limits
 from .pool import Pool
 from .refused import REFUSED, RefusedUse, refused_uses
@@ -73,12 +76,36 @@ def shutdown() -> None:
 atexit.register(shutdown)
 
 
-def run(program: str, input_json: str) -> list:
-    """Every output of the jq program on the JSON text input_json, under the limits."""
+def run(
+    program: str, input_json: str, *, prefix: str = "", variables: tuple[str, ...] = ()
+) -> list:
+    """Every output of the jq program on the JSON text input_json, under the limits.
+
+    `prefix` is trusted jq text of the caller run before the program (e.g. binding the
+    `variables` it may read from the input); only `program` is checked and may be untrusted.
+    A program `cheap.is_cheap` proves linear with a bounded output, on a small enough input,
+    runs in this process: no round trip to a child for `.a.b` or `.total > 100`.
+    """
     refused = _refused(program)
     if refused:
         raise JqError(refused)
-    return pool().run(program, input_json)
+    current = pool()
+    fast_input = current.limits.output_kb * 1024 // MAX_FACTOR
+    if len(input_json) <= fast_input and is_cheap(program, frozenset(variables)):
+        return _in_process(prefix + program, input_json)
+    return current.run(prefix + program, input_json)
+
+
+def _in_process(program: str, input_json: str) -> list:
+    try:
+        return _compiled(program).input_text(input_json).all()
+    except ValueError as exc:
+        raise JqError(str(exc).strip()) from None
+
+
+@lru_cache(maxsize=2048)
+def _compiled(program: str) -> object:
+    return jq.compile(program)
 
 
 def compile_problem(program: str, variables: tuple[str, ...] = ()) -> str | None:

@@ -46,15 +46,16 @@ def strip_wrapper(text: str) -> str:
 # input = [data, $CONST, $SECRETS, $ENVS].
 VARIABLES = ("CONST", "SECRETS", "ENVS")
 _PRELUDE = ". as [$__data, " + ", ".join("$" + v for v in VARIABLES) + "] | $__data | "
+_BOUND = ("__data", *VARIABLES)
 
 
 @lru_cache(maxsize=4096)
 def compile_expression(text: str) -> str:
-    """The jq program the evaluator runs for text (wrapper allowed); compiled in the child."""
+    """The jq program the evaluator runs for text (wrapper allowed), after _PRELUDE."""
     body = strip_wrapper(text)
     if not body:
         raise ExpressionError("the expression is empty")
-    return _PRELUDE + "(" + body + ")"
+    return "(" + body + ")"
 
 
 FunctionTable = tuple[tuple[str, str], ...]
@@ -95,7 +96,7 @@ def _run(program: str, data: Any, variables: dict[str, Any] | None) -> list[Any]
     except (TypeError, ValueError) as exc:
         raise ExpressionError(f"the data is not JSON: {exc}") from None
     try:
-        return jqeval.run(program, payload)
+        return jqeval.run(program, payload, prefix=_PRELUDE, variables=_BOUND)
     except jqeval.JqLimitExceeded as exc:
         raise ExpressionLimit(exc.limit, str(exc)) from None
     except jqeval.JqError as exc:
