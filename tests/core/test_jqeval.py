@@ -197,7 +197,7 @@ def test_names_that_only_look_like_refused_builtins_are_fine():
         "now",
         None,
     ]
-    assert jqeval.refused_uses("{input: .a, debug: 1} # env\n") == []
+    assert jqeval.refused_uses("{input: .a, debug: 1} # env\n") == ()
     assert [u.name for u in jqeval.refused_uses('{a: now, b: "\\(env)"}')] == ["now", "env"]
     assert [u.name for u in jqeval.refused_uses('import "x" as y; .')] == ["import"]
 

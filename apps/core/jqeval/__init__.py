@@ -117,7 +117,6 @@ def compile_problem(program: str, variables: tuple[str, ...] = ()) -> str | None
     return pool().compile_problem(program, variables)
 
 
-@lru_cache(maxsize=4096)
 def _refused(program: str) -> str | None:
     uses = refused_uses(program)
     return uses[0].message if uses else None

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 # name -> why; names are jq function names (any arity) or `$variables`.
 REFUSED: dict[str, str] = {
@@ -84,13 +85,14 @@ _TOKEN = re.compile(
 )
 
 
-def refused_uses(program: str) -> list[RefusedUse]:
+@lru_cache(maxsize=4096)
+def refused_uses(program: str) -> tuple[RefusedUse, ...]:
     """The refused builtins a jq program uses, in order of first appearance."""
     found: dict[str, RefusedUse] = {}
     for name, is_key in _names(program):
         if not is_key and name in REFUSED and name not in found:
             found[name] = RefusedUse(name, REFUSED[name])
-    return list(found.values())
+    return tuple(found.values())
 
 
 def _names(program: str):
