@@ -55,6 +55,11 @@ COSTLY = [
     "..",
     ".a, .b",
     "{a:.,b:.} | {a:.,b:.} | {a:.,b:.} | {a:.,b:.} | {a:.,b:.}",
+    # doubling hidden in a comparison: small in jq's memory, exponential to compare
+    "(.a | [.,.] | [.,.] | [.,.] | [.,.] | [.,.] | [.,.]) == (.a | [.,.] | [.,.] | [.,.])",
+    "if (.a | [.,.] | [.,.] | [.,.] | [.,.] | [.,.]) == 1 then 1 else 2 end",
+    "select((.a | [.,.] | [.,.] | [.,.] | [.,.] | [.,.]) == 1)",
+    ".a + 1 - .b",  # the left of `-` is the sum, not the literal
     '"\\(.a)\\(.a)\\(.a)"',
     ".a | tojson | tojson",
     "[.a,.a,.a,.a,.a,.a,.a,.a,.a,.a,.a,.a,.a,.a,.a,.a,.a]",

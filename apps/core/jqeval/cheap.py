@@ -44,8 +44,8 @@ _FILTERS = {
     "isnormal": 1,
     "empty": 1,
     # a part, a permutation or a case change of the input
-    "keys": 1,
-    "keys_unsorted": 1,
+    "keys": 4,  # an array's indexes: "99999," for an element "0,"
+    "keys_unsorted": 4,
     "reverse": 1,
     "sort": 1,
     "unique": 1,
@@ -70,6 +70,15 @@ _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 class _No(Exception):
     """Not provably cheap."""
+
+
+def _bound(factor: float) -> float:
+    # Checked at every node, not only at the top: a comparison or a condition discards its
+    # operands' bounds, yet `big == big` still walks both (jq shares values, so a value
+    # built by doubling is small in memory but exponential to compare or print).
+    if factor > MAX_FACTOR:
+        raise _No
+    return factor
 
 
 @lru_cache(maxsize=4096)
@@ -142,13 +151,13 @@ class _Parser:
         factor = self.comma_list() if commas else self.alternative()
         while self.peek("|") and not self.peek("|="):
             self.i += 1
-            factor = self.alternative() * max(factor, 1)
+            factor = _bound(self.alternative() * max(factor, 1))
         return factor
 
     def comma_list(self) -> float:
         total = max(self.alternative(), 1)
         while self.take(","):
-            total += max(self.alternative(), 1)
+            total = _bound(total + max(self.alternative(), 1))
         return total
 
     def alternative(self) -> float:
@@ -189,8 +198,8 @@ class _Parser:
             if self.peek("+=") or self.peek("-="):
                 raise _No
             if self.take("+"):
-                right, literal = self.multiplicative()
-                factor += right
+                right, _ = self.multiplicative()
+                factor, literal = _bound(factor + right), None
             elif self.take("-"):
                 # `a - b` on two arrays is quadratic: only with a number literal on one side.
                 _, right_literal = self.multiplicative()
@@ -222,7 +231,7 @@ class _Parser:
                     raise _No
                 if not math.isfinite(k) or abs(k) > _MAX_MULTIPLIER:
                     raise _No
-                factor = max(base, 1) * max(math.ceil(abs(k)), 1)
+                factor = _bound(max(base, 1) * max(math.ceil(abs(k)), 1))
             else:
                 # `/` splits strings by a computed separator; with a number it is arithmetic.
                 if literal is None and right_literal is None:
@@ -428,6 +437,7 @@ class _Parser:
                 raise _No
             else:
                 total += shorthand_value
+            total = _bound(total)
             if self.take("}"):
                 return total
             self.expect(",")
@@ -437,7 +447,7 @@ class _Parser:
         factor = self.alternative()
         while self.peek("|") and not self.peek("|="):
             self.i += 1
-            factor = self.alternative() * max(factor, 1)
+            factor = _bound(self.alternative() * max(factor, 1))
         return factor
 
     def _plain_string(self) -> None:
@@ -458,7 +468,7 @@ class _Parser:
             if c == "\\":
                 if self.s.startswith("\\(", self.i):
                     self.i += 2
-                    factor += 6 * max(self.pipe(), 1)  # tostring of the value
+                    factor = _bound(factor + 6 * max(self.pipe(), 1))  # tostring of it
                     self.expect(")")
                     interpolated = True
                 else:
