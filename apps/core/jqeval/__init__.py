@@ -111,9 +111,16 @@ def _compiled(program: str) -> object:
 def compile_problem(program: str, variables: tuple[str, ...] = ()) -> str | None:
     """jq's compile error for program (with the variables declared), or None if it compiles.
 
-    Compiling runs in a child too: jq folds constants while compiling, so `"x" * 1e10`
-    allocates its result before anything is evaluated.
+    Compiling runs in a child too: jq folds constants while compiling, so `"x" * 1e9`
+    allocates its result before anything is evaluated. A cheap program (no such literal
+    arithmetic) compiles in-process.
     """
+    if is_cheap(program, frozenset(variables)):
+        try:
+            jq.compile(program, args=dict.fromkeys(variables) if variables else None)
+        except ValueError as exc:
+            return str(exc)
+        return None
     return pool().compile_problem(program, variables)
 
 
