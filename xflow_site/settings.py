@@ -170,6 +170,24 @@ TEMPORAL_QUEUE_PREFIX = env_str("TEMPORAL_QUEUE_PREFIX", "")
 TEMPORAL_PAYLOAD_KEYS = env_list("TEMPORAL_PAYLOAD_KEYS")
 TEMPORAL_PAYLOAD_KEY = env_str("TEMPORAL_PAYLOAD_KEY") or next(iter(TEMPORAL_PAYLOAD_KEYS), None)
 
+# jq expressions (workflows, forms, queries, triggers) run in child processes under these
+# limits per evaluation (apps/core/jqeval, PRODUCT.md §8); exceeding one is the workflow
+# error `expression_limit`. CPU and wall time stay well under Temporal's 2 s deadlock
+# detector for a workflow activation; the wall clock only guards a child that makes no
+# progress (CPU time repeats on replay, wall time depends on the machine's load).
+XFLOW_EXPRESSION_CPU_SECONDS = float(env_str("XFLOW_EXPRESSION_CPU_SECONDS", "0.5"))
+XFLOW_EXPRESSION_WALL_SECONDS = float(env_str("XFLOW_EXPRESSION_WALL_SECONDS", "1.5"))
+XFLOW_EXPRESSION_MEMORY_MB = env_int("XFLOW_EXPRESSION_MEMORY_MB", 256)
+XFLOW_EXPRESSION_OUTPUT_KB = env_int("XFLOW_EXPRESSION_OUTPUT_KB", 4096)
+XFLOW_EXPRESSION_POOL_SIZE = env_int("XFLOW_EXPRESSION_POOL_SIZE", 4)  # children per process
+if not 0 < XFLOW_EXPRESSION_CPU_SECONDS <= XFLOW_EXPRESSION_WALL_SECONDS < 2:
+    raise ConfigError(
+        "XFLOW_EXPRESSION_CPU_SECONDS must be > 0 and <= XFLOW_EXPRESSION_WALL_SECONDS, which"
+        " must stay under 2 (Temporal fails a workflow activation that runs 2 s)"
+    )
+if XFLOW_EXPRESSION_MEMORY_MB < 32 or XFLOW_EXPRESSION_OUTPUT_KB < 1:
+    raise ConfigError("XFLOW_EXPRESSION_MEMORY_MB must be >= 32 and _OUTPUT_KB >= 1")
+
 # Kafka
 KAFKA_BOOTSTRAP_SERVERS = env_list("KAFKA_BOOTSTRAP_SERVERS", ["127.0.0.1:9092"])
 KAFKA_SECURITY_PROTOCOL = env_str("KAFKA_SECURITY_PROTOCOL", "PLAINTEXT")

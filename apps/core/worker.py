@@ -18,7 +18,7 @@ from django.conf import settings
 from temporalio.client import Client
 from temporalio.worker import Worker
 
-from apps.core import temporal
+from apps.core import jqeval, temporal
 
 log = logging.getLogger("xflow.worker")
 
@@ -113,11 +113,15 @@ async def run_workers(
         settings.TEMPORAL_ADDRESS,
         settings.TEMPORAL_NAMESPACE,
     )
+    jqeval.pool().warm()  # the first expression should not pay for starting a child
     tasks = [asyncio.create_task(w.run()) for w in workers]
     stopper = asyncio.create_task(stop.wait())
     done, _ = await asyncio.wait([*tasks, stopper], return_when=asyncio.FIRST_COMPLETED)
     for task in done:
         if task is not stopper and task.exception():
             log.error("a worker stopped: %s", task.exception())
+    # Expressions under way end now (their workflow tasks are retried elsewhere), so no
+    # activation keeps the shutdown waiting for an evaluation.
+    jqeval.shutdown()
     await asyncio.gather(*(w.shutdown() for w in workers), return_exceptions=True)
     log.info("worker stopped")

@@ -20,7 +20,7 @@ from temporalio import workflow
 from temporalio.exceptions import is_cancelled_exception
 from temporalio.workflow import ParentClosePolicy
 
-from apps.workflows.dsl.expressions import ExpressionError, interpolate, is_true
+from apps.workflows.dsl.expressions import is_true
 from apps.workflows.dsl.model import Action, Branch, FunctionDef, FunctionRef, State
 from apps.workflows.engine import data as datamod
 from apps.workflows.engine import errors
@@ -127,10 +127,7 @@ async def call_function(
     queue = task_queue(queue)
     selection = ref.selection_set
     if selection and "${" in selection:
-        try:
-            selection = interpolate(selection, data, run.ev.variables, run.ev.functions)
-        except ExpressionError as exc:
-            raise WorkflowError(errors.EXPRESSION_ERROR, str(exc)) from None
+        selection = run.ev.interpolate(selection, data)
     call = FunctionCall(
         instance_id=run.inp.instance_id,
         state=scope.name,
