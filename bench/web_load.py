@@ -124,10 +124,16 @@ def sample_connections(
         dbname="postgres",
         autocommit=True,
     ) as conn:
+        # application_name (PGAPPNAME of the server's processes) narrows it to those processes.
+        query, params = (
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = %s",
+            [database["name"]],
+        )
+        if database.get("application_name"):
+            query += " AND application_name = %s"
+            params.append(database["application_name"])
         while not stop.is_set():
-            row = conn.execute(
-                "SELECT count(*) FROM pg_stat_activity WHERE datname = %s", [database["name"]]
-            ).fetchone()
+            row = conn.execute(query, params).fetchone()
             into.append(row[0])
             stop.wait(every)
 
