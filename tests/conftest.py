@@ -17,10 +17,24 @@ def _grant(user: User, *perms: str) -> None:
         )
 
 
-@pytest.fixture(scope="session", autouse=True)
-def _no_persistent_connections_in_worker_threads():
-    """Activity threads close their connections after each call, so the test DB can be dropped."""
-    connections.settings["default"]["CONN_MAX_AGE"] = 0
+# Session-wide Temporal workers whose activity threads write to the database. pytest-django
+# creates the test database only when a selected test asks for `db`; a test that only runs a
+# workflow does not, so running such tests alone (say `pytest tests/conformance -k end`) had
+# the activities write to the platform's own database. Such a test counts as using the db.
+WORKER_FIXTURES = {"conformance_worker", "engine_worker"}
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        uses_worker = WORKER_FIXTURES & set(getattr(item, "fixturenames", ()))
+        if uses_worker and item.get_closest_marker("django_db") is None:
+            item.add_marker(pytest.mark.django_db)
+
+
+def assert_on_test_database() -> None:
+    """Refuse to run workers against anything but pytest-django's test database."""
+    name = connections["default"].settings_dict["NAME"]
+    assert name.startswith("test_"), f"the workers would use the database {name!r}, not a test one"
 
 
 @pytest.fixture

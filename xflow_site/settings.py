@@ -90,6 +90,25 @@ DATABASES = {
         env_str("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/xflow")
     )
 }
+# Bounded connections: one psycopg pool per process instead of a persistent connection per
+# thread. With CONN_MAX_AGE > 0 every thread that ever served a request (gunicorn's gthread
+# workers, the worker's activity threads, readiness probe threads) keeps its own connection
+# for that long, so the count grows with the threads ever used and not with the load: a few
+# busy clients exhausted PostgreSQL's 100. A pool caps each process at DB_POOL_MAX_SIZE, and
+# handing a pooled connection to a request or an activity (which close theirs after every
+# call) costs no new connection. Total = processes x max size: see the README's table.
+# DB_POOL_MAX_SIZE=0 turns the pool off (then no persistent connections at all).
+DB_POOL_MAX_SIZE = env_int("DB_POOL_MAX_SIZE", 8)
+DATABASES["default"]["CONN_MAX_AGE"] = 0  # the pool keeps connections, not the threads
+if DB_POOL_MAX_SIZE > 0:
+    DATABASES["default"]["OPTIONS"]["pool"] = {
+        "min_size": min(env_int("DB_POOL_MIN_SIZE", 1), DB_POOL_MAX_SIZE),
+        "max_size": DB_POOL_MAX_SIZE,
+        # A request waits this long for a free connection before it fails (then a 500).
+        "timeout": float(env_str("DB_POOL_TIMEOUT", "10")),
+        # Idle connections above min_size are closed after this long.
+        "max_idle": 60,
+    }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env_str("REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -243,6 +262,8 @@ XFLOW_RESOURCE_DIR = env_str("XFLOW_RESOURCE_DIR")
 
 # Readiness probes give each component this long.
 READINESS_TIMEOUT_SECONDS = float(env_str("READINESS_TIMEOUT_SECONDS", "2"))
+# The worker, bridge and Celery write a heartbeat this often; three missed ones mean "down".
+HEARTBEAT_SECONDS = float(env_str("HEARTBEAT_SECONDS", "5"))
 
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "xflow@localhost")

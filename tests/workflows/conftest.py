@@ -23,7 +23,9 @@ from apps.workflows.models import WorkflowInstance
 def engine_worker(django_db_setup, django_db_blocker):
     """Run the production worker in a background thread for the whole session."""
     from apps.core.worker import build_registry, build_workers
+    from tests.conftest import assert_on_test_database
 
+    assert_on_test_database()
     settings.TEMPORAL_QUEUE_PREFIX = f"test-{uuid.uuid4().hex[:8]}-"
     temporal.reset()
     loop = asyncio.new_event_loop()
