@@ -24,6 +24,27 @@ def _grant(user: User, *perms: str) -> None:
 WORKER_FIXTURES = {"conformance_worker", "engine_worker"}
 
 
+# One test process holds what production spreads over several: test threads (the test client
+# keeps each thread's connection until the thread ends), the API, session-wide workers with
+# their activity threads and the live-progress writer. The production pool size would make
+# them queue for connections; tests get a wider pool (still a pool: bounded, reused).
+TEST_POOL_MAX_SIZE = 48
+
+
+def widen_connection_pool() -> None:
+    """Called before the first connection of the session (see django_db_modify_db_settings)."""
+    from django.conf import settings
+
+    pool = settings.DATABASES["default"].get("OPTIONS", {}).get("pool")
+    if isinstance(pool, dict):
+        pool["max_size"] = max(pool.get("max_size", 0), TEST_POOL_MAX_SIZE)
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix) -> None:
+    widen_connection_pool()
+
+
 def pytest_collection_modifyitems(items):
     for item in items:
         uses_worker = WORKER_FIXTURES & set(getattr(item, "fixturenames", ()))

@@ -186,6 +186,9 @@ def prepare(definition: dict, *, validate: bool = True) -> dict:
 @pytest.fixture(scope="session")
 def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix) -> None:
     """A test database of our own: a concurrent pytest session must not drop ours."""
+    from tests.conftest import widen_connection_pool
+
+    widen_connection_pool()
     db = settings.DATABASES["default"]
     test = db.setdefault("TEST", {})
     base = test.get("NAME") or f"test_{db['NAME']}"

@@ -17,7 +17,7 @@ from datetime import timedelta
 from typing import Any
 
 from temporalio import workflow
-from temporalio.common import TypedSearchAttributes
+from temporalio.common import SearchAttributePair, TypedSearchAttributes
 from temporalio.exceptions import is_cancelled_exception
 from temporalio.workflow import ParentClosePolicy
 
@@ -220,9 +220,9 @@ def _child_search_attributes(resolved: SubflowResolved) -> TypedSearchAttributes
         return None
     return TypedSearchAttributes(
         [
-            sa.DEFINITION.value_set(resolved.definition_key),
-            sa.VERSION.value_set(resolved.version),
-            sa.STATUS.value_set("running"),
+            SearchAttributePair(sa.DEFINITION, resolved.definition_key),
+            SearchAttributePair(sa.VERSION, resolved.version),
+            SearchAttributePair(sa.STATUS, "running"),
         ]
     )
 

@@ -64,17 +64,17 @@ def build_params(instance: WorkflowInstance) -> InterpreterInput:
 
 def _search_attributes(instance: WorkflowInstance):
     """Definition, version, business key and status, for Temporal's own list queries."""
-    from temporalio.common import TypedSearchAttributes
+    from temporalio.common import SearchAttributePair, TypedSearchAttributes
 
     from apps.core import search_attributes as sa
 
     pairs = [
-        sa.DEFINITION.value_set(instance.definition_key),
-        sa.VERSION.value_set(instance.version),
-        sa.STATUS.value_set(InstanceStatus.RUNNING.value),
+        SearchAttributePair(sa.DEFINITION, instance.definition_key),
+        SearchAttributePair(sa.VERSION, instance.version),
+        SearchAttributePair(sa.STATUS, InstanceStatus.RUNNING.value),
     ]
     if instance.business_key:
-        pairs.append(sa.BUSINESS_KEY.value_set(instance.business_key))
+        pairs.append(SearchAttributePair(sa.BUSINESS_KEY, instance.business_key))
     return TypedSearchAttributes(pairs)
 
 
