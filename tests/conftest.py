@@ -40,6 +40,35 @@ def widen_connection_pool() -> None:
         pool["max_size"] = max(pool.get("max_size", 0), TEST_POOL_MAX_SIZE)
 
 
+def quiesce_engine_writes() -> None:
+    """Stop what a test left running so no worker writes while the tables are emptied:
+    terminate the open instances' workflows and write out the queued live progress."""
+    import time
+
+    from django.db import DatabaseError
+
+    from apps.core import temporal
+    from apps.workflows.models import WorkflowInstance
+    from apps.workflows.services import live
+
+    try:
+        open_ids = [i.workflow_id for i in WorkflowInstance.objects.open()]
+    except DatabaseError:
+        return
+
+    async def terminate(client):
+        for workflow_id in open_ids:
+            try:
+                await client.get_workflow_handle(workflow_id).terminate(reason="test ended")
+            except Exception:  # already closed, or never started: nothing to stop
+                pass
+
+    if open_ids:
+        temporal.call(terminate)
+        time.sleep(0.2)  # let in-flight activities of those runs finish
+    live.flush_now()
+
+
 @pytest.fixture(scope="session")
 def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix) -> None:
     widen_connection_pool()

@@ -555,6 +555,17 @@ def rest() -> Service:
 
 
 @pytest.fixture(autouse=True)
+def _quiet_before_flush(request):
+    """Subflow children have rows: stop what is left and write out live progress before the
+    tables are emptied (a worker still writing then deadlocks with the flush)."""
+    yield
+    if "conformance_worker" in request.fixturenames:
+        from tests.conftest import quiesce_engine_writes
+
+        quiesce_engine_writes()
+
+
+@pytest.fixture(autouse=True)
 def _allow_the_rest_service(request, allow_outbound):
     """The outbound policy refuses 127.0.0.1: a test using `rest` opens exactly its port."""
     if "rest" in request.fixturenames:

@@ -88,20 +88,6 @@ def _stop_open_instances(request):
     yield
     if "engine_worker" not in request.fixturenames:
         return
-    from django.db import DatabaseError
+    from tests.conftest import quiesce_engine_writes
 
-    try:
-        open_ids = [i.workflow_id for i in WorkflowInstance.objects.open()]
-    except DatabaseError:
-        return
-
-    async def terminate(client):
-        for workflow_id in open_ids:
-            try:
-                await client.get_workflow_handle(workflow_id).terminate(reason="test ended")
-            except Exception:  # already closed: nothing to stop
-                pass
-
-    if open_ids:
-        temporal.call(terminate)
-        time.sleep(0.2)  # let in-flight activities of those runs finish
+    quiesce_engine_writes()
