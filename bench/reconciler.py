@@ -28,14 +28,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "xflow_site.settings")
 import django  # noqa: E402
 from django.conf import settings  # noqa: E402
 
-BENCH_SUFFIX = "_bench_reconcile"
-
-
-def _use_bench_database() -> str:
-    db = settings.DATABASES["default"]
-    db["NAME"] = f"{db['NAME']}{BENCH_SUFFIX}"
-    return db["NAME"]
-
+from bench._db import throwaway_database, use_throwaway_database  # noqa: E402
 
 SLEEPER = {
     "id": "bench-sleeper",
@@ -52,31 +45,21 @@ def main() -> None:
     parser.add_argument("--lost", type=int, default=1000)
     args = parser.parse_args()
 
-    name = _use_bench_database()
+    use_throwaway_database("_bench_reconcile")
     django.setup()
-    from django.core.management import call_command
-    from django.db import connection
-
     from bench.engine import start_dev_server
-
-    with connection._nodb_cursor() as cur:
-        cur.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        cur.execute(f'CREATE DATABASE "{name}"')
-    call_command("migrate", verbosity=0)
 
     tmp = tempfile.TemporaryDirectory()
     proc, address = start_dev_server(tmp.name)
     settings.TEMPORAL_ADDRESS = address
     settings.TEMPORAL_QUEUE_PREFIX = "bench-rec-"
     try:
-        asyncio.run(run(args))
+        with throwaway_database():
+            asyncio.run(run(args))
     finally:
         proc.terminate()
         proc.wait(10)
         tmp.cleanup()
-        connection.close()
-        with connection._nodb_cursor() as cur:
-            cur.execute(f'DROP DATABASE IF EXISTS "{name}"')
 
 
 async def run(args) -> None:

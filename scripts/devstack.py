@@ -7,13 +7,19 @@
 Each component is reused when something already answers on its port; otherwise it is
 started from what the project installed (the venv's Temporal CLI and Kafka-compatible
 broker) or from Debian's packages, with its data under `.run/`. Only the processes
-started here are stopped on exit (Ctrl-C), by their PID.
+started here are stopped on exit (Ctrl-C or SIGTERM), by their PID.
+
+`run` serves the web through gunicorn (xflow_site/gunicorn_conf.py) and supervises every
+process it started: one that exits is started again with exponential backoff (1 s doubling
+to 30 s, back to 1 s once it stayed up a minute), and each exit and restart is said on the
+console and in the component's `.run/<name>.log`.
 """
 
 from __future__ import annotations
 
 import argparse
 import glob
+import json
 import os
 import shutil
 import signal
@@ -21,6 +27,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -69,12 +76,55 @@ def apt_install(*packages: str) -> None:
     )
 
 
+# A component that exits is started again after BACKOFF_FIRST seconds, doubling up to
+# BACKOFF_MAX while it keeps dying; one that stayed up STABLE_AFTER seconds starts over at 1 s.
+BACKOFF_FIRST = 1.0
+BACKOFF_MAX = 30.0
+STABLE_AFTER = 60.0
+
+
+@dataclass
+class Component:
+    """One process this run started, and how to start it again."""
+
+    name: str
+    cmd: list[str]
+    env: dict
+    log: object | None  # the open .run/<name>.log, or None (inherit the console)
+    proc: subprocess.Popen | None = None
+    started_at: float = 0.0
+    backoff: float = field(default_factory=lambda: BACKOFF_FIRST)
+    restart_at: float | None = None
+    restarts: int = 0
+
+    def start(self) -> subprocess.Popen:
+        self.proc = subprocess.Popen(
+            self.cmd,
+            cwd=ROOT,
+            env=self.env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT if self.log else None,
+            start_new_session=True,
+        )
+        self.started_at = time.monotonic()
+        self.restart_at = None
+        (RUN / f"{self.name}.pid").write_text(str(self.proc.pid))
+        return self.proc
+
+    def note(self, message: str) -> None:
+        """Say it on the console and in the component's own log."""
+        say(message)
+        if self.log:
+            stamp = time.strftime("%Y-%m-%d %H:%M:%S")
+            self.log.write(f"{stamp} [xflow supervisor] {message}\n".encode())
+            self.log.flush()
+
+
 @dataclass
 class Stack:
-    """The processes this run started (and so will stop)."""
+    """The processes this run started (and so will stop, and restart when they exit)."""
 
-    procs: list[tuple[str, subprocess.Popen]] = field(default_factory=list)
-    logs: list = field(default_factory=list)
+    components: list[Component] = field(default_factory=list)
 
     def spawn(
         self,
@@ -86,41 +136,53 @@ class Stack:
         user: str | None = None,
     ) -> subprocess.Popen:
         RUN.mkdir(parents=True, exist_ok=True)
-        out = None
-        if log:
-            out = open(RUN / f"{name}.log", "ab")  # noqa: SIM115 - closed in stop()
-            self.logs.append(out)
+        out = open(RUN / f"{name}.log", "ab") if log else None  # noqa: SIM115 - closed in stop()
         if user:
             cmd = ["runuser", "-u", user, "--", *cmd]
-        proc = subprocess.Popen(
-            cmd,
-            cwd=ROOT,
-            env={**os.environ, **(env or {})},
-            stdout=out,
-            stderr=subprocess.STDOUT if log else None,
-            start_new_session=True,
-        )
-        self.procs.append((name, proc))
-        (RUN / f"{name}.pid").write_text(str(proc.pid))
-        return proc
+        component = Component(name, cmd, {**os.environ, **(env or {})}, out)
+        self.components.append(component)
+        return component.start()
+
+    def supervise(self) -> None:
+        """Restart what exited, with backoff; say each exit and restart."""
+        now = time.monotonic()
+        for c in self.components:
+            if c.proc is None or c.proc.poll() is None:
+                continue
+            if c.restart_at is None:
+                uptime = now - c.started_at
+                if uptime >= STABLE_AFTER:
+                    c.backoff = BACKOFF_FIRST
+                c.restart_at = now + c.backoff
+                c.note(
+                    f"{c.name} exited with code {c.proc.returncode} after {uptime:.0f} s;"
+                    f" restarting in {c.backoff:g} s (see .run/{c.name}.log)"
+                )
+                c.backoff = min(c.backoff * 2, BACKOFF_MAX)
+            elif now >= c.restart_at:
+                c.restarts += 1
+                c.start()
+                c.note(f"{c.name} restarted (pid {c.proc.pid}, restart {c.restarts})")
 
     def stop(self) -> None:
-        for _name, proc in reversed(self.procs):
-            if proc.poll() is None:
+        for c in reversed(self.components):
+            if c.proc is not None and c.proc.poll() is None:
                 try:
-                    os.killpg(proc.pid, signal.SIGTERM)
+                    os.killpg(c.proc.pid, signal.SIGTERM)
                 except ProcessLookupError:
                     pass
-        for name, proc in reversed(self.procs):
+        for c in reversed(self.components):
+            if c.proc is None:
+                continue
             try:
-                proc.wait(timeout=10)
+                c.proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
-            (RUN / f"{name}.pid").unlink(missing_ok=True)
-        for f in self.logs:
-            f.close()
-        self.procs.clear()
+                os.killpg(c.proc.pid, signal.SIGKILL)
+                c.proc.wait()
+            (RUN / f"{c.name}.pid").unlink(missing_ok=True)
+            if c.log:
+                c.log.close()
+        self.components.clear()
 
 
 # --- components -------------------------------------------------------------------------
@@ -302,18 +364,37 @@ def bring_up(stack: Stack) -> None:
     ensure_temporal(stack)
     ensure_kafka(stack)
     ensure_database()
+    manage("temporal_setup")  # xflow's search attributes on the Temporal server
 
 
 # --- commands ---------------------------------------------------------------------------
+
+
+def readyz(base: str) -> dict:
+    """/readyz's answer (its body also comes with a 503), or {} while the web is not up."""
+    try:
+        with urllib.request.urlopen(f"{base}/readyz", timeout=5) as r:
+            return json.load(r)
+    except urllib.error.HTTPError as exc:
+        try:
+            return json.load(exc)
+        except ValueError:
+            return {}
+    except Exception:
+        return {}
 
 
 def cmd_run(stack: Stack, port: int) -> int:
     bring_up(stack)
     manage("migrate", "--noinput", "-v", "0")
     manage("load_demo")
-    say("starting web, worker, event bridge and celery (logs in .run/*.log)")
+    say("starting web (gunicorn), worker, event bridge and celery (logs in .run/*.log)")
     py = sys.executable
-    stack.spawn("web", [py, "manage.py", "runserver", f"{HOST}:{port}", "--noreload"])
+    stack.spawn(
+        "web",
+        [str(VENV_BIN / "gunicorn"), "-c", "xflow_site/gunicorn_conf.py", "xflow_site.wsgi"],
+        env={"XFLOW_WEB_BIND": f"{HOST}:{port}"},
+    )
     stack.spawn("worker", [py, "manage.py", "run_worker"])
     stack.spawn("bridge", [py, "manage.py", "run_bridge"])
     stack.spawn(
@@ -329,41 +410,37 @@ def cmd_run(stack: Stack, port: int) -> int:
             "2",
             "--without-gossip",
             "--without-mingle",
+            # The periodic jobs (the reconciler) run in this worker in development; production
+            # runs one `celery beat` per deployment instead.
+            "-B",
+            "-s",
+            str(RUN / "celerybeat-schedule"),
         ],
     )
     base = f"http://{HOST}:{port}"
     deadline = time.monotonic() + 90
-    ready = False
+    report: dict = {}
     while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"{base}/readyz", timeout=5) as r:
-                ready = r.status == 200
-        except Exception:
-            ready = False
-        if ready:
+        report = readyz(base)
+        if report.get("status") == "ok":
             break
-        for name, proc in stack.procs:
-            if proc.poll() is not None:
-                say(f"{name} exited with {proc.returncode}; see .run/{name}.log")
-                return 1
+        stack.supervise()
         time.sleep(0.5)
-    if not ready:
-        say(f"not ready after 90 s; {base}/readyz says which component is down")
-        return 1
-    say("ready:")
+    if report.get("status") == "ok":
+        say("ready:")
+    else:
+        down = ", ".join(report.get("down", []) + report.get("unknown", [])) or "web"
+        say(f"not everything is up after 90 s (down: {down}); {base}/readyz says why")
     print(
         f"    inbox     {base}/inbox/\n    admin     {base}/admin/\n"
         f"    API docs  {base}/api/docs/\n    API       {base}/api/v1/\n"
         f"    health    {base}/readyz\n",
         flush=True,
     )
-    say("Ctrl-C stops everything started here.")
+    say("a component that exits is restarted; Ctrl-C stops everything started here.")
     while True:
-        for name, proc in stack.procs:
-            if proc.poll() is not None:
-                say(f"{name} exited with {proc.returncode}; see .run/{name}.log; stopping")
-                return 1
-        time.sleep(1)
+        stack.supervise()
+        time.sleep(0.5)
 
 
 def cmd_test(stack: Stack, pytest_args: list[str]) -> int:
@@ -380,7 +457,8 @@ def cmd_services(stack: Stack) -> int:
     bring_up(stack)
     say("services up; Ctrl-C stops the ones started here")
     while True:
-        time.sleep(3600)
+        stack.supervise()
+        time.sleep(1)
 
 
 def main() -> int:

@@ -17,10 +17,74 @@ def _grant(user: User, *perms: str) -> None:
         )
 
 
-@pytest.fixture(scope="session", autouse=True)
-def _no_persistent_connections_in_worker_threads():
-    """Activity threads close their connections after each call, so the test DB can be dropped."""
-    connections.settings["default"]["CONN_MAX_AGE"] = 0
+# Session-wide Temporal workers whose activity threads write to the database. pytest-django
+# creates the test database only when a selected test asks for `db`; a test that only runs a
+# workflow does not, so running such tests alone (say `pytest tests/conformance -k end`) had
+# the activities write to the platform's own database. Such a test counts as using the db.
+WORKER_FIXTURES = {"conformance_worker", "engine_worker"}
+
+
+# One test process holds what production spreads over several: test threads (the test client
+# keeps each thread's connection until the thread ends), the API, session-wide workers with
+# their activity threads and the live-progress writer. The production pool size would make
+# them queue for connections; tests get a wider pool (still a pool: bounded, reused).
+TEST_POOL_MAX_SIZE = 48
+
+
+def widen_connection_pool() -> None:
+    """Called before the first connection of the session (see django_db_modify_db_settings)."""
+    from django.conf import settings
+
+    pool = settings.DATABASES["default"].get("OPTIONS", {}).get("pool")
+    if isinstance(pool, dict):
+        pool["max_size"] = max(pool.get("max_size", 0), TEST_POOL_MAX_SIZE)
+
+
+def quiesce_engine_writes() -> None:
+    """Stop what a test left running so no worker writes while the tables are emptied:
+    terminate the open instances' workflows and write out the queued live progress."""
+    import time
+
+    from django.db import DatabaseError
+
+    from apps.core import temporal
+    from apps.workflows.models import WorkflowInstance
+    from apps.workflows.services import live
+
+    try:
+        open_ids = [i.workflow_id for i in WorkflowInstance.objects.open()]
+    except DatabaseError:
+        return
+
+    async def terminate(client):
+        for workflow_id in open_ids:
+            try:
+                await client.get_workflow_handle(workflow_id).terminate(reason="test ended")
+            except Exception:  # already closed, or never started: nothing to stop
+                pass
+
+    if open_ids:
+        temporal.call(terminate)
+        time.sleep(0.2)  # let in-flight activities of those runs finish
+    live.flush_now()
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix) -> None:
+    widen_connection_pool()
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        uses_worker = WORKER_FIXTURES & set(getattr(item, "fixturenames", ()))
+        if uses_worker and item.get_closest_marker("django_db") is None:
+            item.add_marker(pytest.mark.django_db)
+
+
+def assert_on_test_database() -> None:
+    """Refuse to run workers against anything but pytest-django's test database."""
+    name = connections["default"].settings_dict["NAME"]
+    assert name.startswith("test_"), f"the workers would use the database {name!r}, not a test one"
 
 
 @pytest.fixture
@@ -66,19 +130,11 @@ def make_user(db):
 
 @pytest.fixture
 def operator(make_user) -> User:
-    return make_user(
-        "operator",
-        staff=True,
-        groups=["operators"],
-        perms=[
-            "workflows.add_workflowdefinition",
-            "workflows.change_workflowdefinition",
-            "workflows.add_workflowinstance",
-            "workflows.change_workflowinstance",
-            "workflows.view_workflowinstance",
-            "workflows.add_inboundevent",
-        ],
-    )
+    """A staff member of the `operators` group, with the permissions load_demo gives it."""
+    from apps.core.management.commands.load_demo import ensure_groups
+
+    ensure_groups()
+    return make_user("operator", staff=True, groups=["operators"])
 
 
 @pytest.fixture

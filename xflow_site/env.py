@@ -37,6 +37,16 @@ def env_int(name: str, default: int) -> int:
         raise ConfigError(f"{name}={value!r} is not a whole number") from None
 
 
+def env_float(name: str, default: float | None = None) -> float | None:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    try:
+        return float(value)
+    except ValueError:
+        raise ConfigError(f"{name}={value!r} is not a number") from None
+
+
 def env_list(name: str, default: list[str] | None = None) -> list[str]:
     value = os.environ.get(name)
     if value is None or value == "":

@@ -8,7 +8,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .env import ConfigError, env_bool, env_int, env_list, env_str, parse_database_url
+from .env import (
+    ConfigError,
+    env_bool,
+    env_float,
+    env_int,
+    env_list,
+    env_str,
+    parse_database_url,
+)
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 RUN_DIR = Path(env_str("XFLOW_RUN_DIR", str(BASE_DIR / ".run")))
@@ -82,6 +90,25 @@ DATABASES = {
         env_str("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/xflow")
     )
 }
+# Bounded connections: one psycopg pool per process instead of a persistent connection per
+# thread. With CONN_MAX_AGE > 0 every thread that ever served a request (gunicorn's gthread
+# workers, the worker's activity threads, readiness probe threads) keeps its own connection
+# for that long, so the count grows with the threads ever used and not with the load: a few
+# busy clients exhausted PostgreSQL's 100. A pool caps each process at DB_POOL_MAX_SIZE, and
+# handing a pooled connection to a request or an activity (which close theirs after every
+# call) costs no new connection. Total = processes x max size: see the README's table.
+# DB_POOL_MAX_SIZE=0 turns the pool off (then no persistent connections at all).
+DB_POOL_MAX_SIZE = env_int("DB_POOL_MAX_SIZE", 8)
+DATABASES["default"]["CONN_MAX_AGE"] = 0  # the pool keeps connections, not the threads
+if DB_POOL_MAX_SIZE > 0:
+    DATABASES["default"]["OPTIONS"]["pool"] = {
+        "min_size": min(env_int("DB_POOL_MIN_SIZE", 1), DB_POOL_MAX_SIZE),
+        "max_size": DB_POOL_MAX_SIZE,
+        # A request waits this long for a free connection before it fails (then a 500).
+        "timeout": float(env_str("DB_POOL_TIMEOUT", "10")),
+        # Idle connections above min_size are closed after this long.
+        "max_idle": 60,
+    }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env_str("REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -158,7 +185,27 @@ TEMPORAL_TLS_KEY = env_str("TEMPORAL_TLS_KEY")
 TEMPORAL_API_KEY = env_str("TEMPORAL_API_KEY")  # Temporal Cloud API key
 TEMPORAL_QUEUE_PREFIX = env_str("TEMPORAL_QUEUE_PREFIX", "")
 # Encrypts workflow inputs/results/signals in Temporal's history (they hold $SECRETS values).
-TEMPORAL_PAYLOAD_KEY = env_str("TEMPORAL_PAYLOAD_KEY")
+# TEMPORAL_PAYLOAD_KEYS (comma-separated) rotates: the first encrypts, all decrypt.
+TEMPORAL_PAYLOAD_KEYS = env_list("TEMPORAL_PAYLOAD_KEYS")
+TEMPORAL_PAYLOAD_KEY = env_str("TEMPORAL_PAYLOAD_KEY") or next(iter(TEMPORAL_PAYLOAD_KEYS), None)
+
+# jq expressions (workflows, forms, queries, triggers) run in child processes under these
+# limits per evaluation (apps/core/jqeval, PRODUCT.md §8); exceeding one is the workflow
+# error `expression_limit`. CPU and wall time stay well under Temporal's 2 s deadlock
+# detector for a workflow activation; the wall clock only guards a child that makes no
+# progress (CPU time repeats on replay, wall time depends on the machine's load).
+XFLOW_EXPRESSION_CPU_SECONDS = float(env_str("XFLOW_EXPRESSION_CPU_SECONDS", "0.5"))
+XFLOW_EXPRESSION_WALL_SECONDS = float(env_str("XFLOW_EXPRESSION_WALL_SECONDS", "1.5"))
+XFLOW_EXPRESSION_MEMORY_MB = env_int("XFLOW_EXPRESSION_MEMORY_MB", 256)
+XFLOW_EXPRESSION_OUTPUT_KB = env_int("XFLOW_EXPRESSION_OUTPUT_KB", 4096)
+XFLOW_EXPRESSION_POOL_SIZE = env_int("XFLOW_EXPRESSION_POOL_SIZE", 4)  # children per process
+if not 0 < XFLOW_EXPRESSION_CPU_SECONDS <= XFLOW_EXPRESSION_WALL_SECONDS < 2:
+    raise ConfigError(
+        "XFLOW_EXPRESSION_CPU_SECONDS must be > 0 and <= XFLOW_EXPRESSION_WALL_SECONDS, which"
+        " must stay under 2 (Temporal fails a workflow activation that runs 2 s)"
+    )
+if XFLOW_EXPRESSION_MEMORY_MB < 32 or XFLOW_EXPRESSION_OUTPUT_KB < 1:
+    raise ConfigError("XFLOW_EXPRESSION_MEMORY_MB must be >= 32 and _OUTPUT_KB >= 1")
 
 # Kafka
 KAFKA_BOOTSTRAP_SERVERS = env_list("KAFKA_BOOTSTRAP_SERVERS", ["127.0.0.1:9092"])
@@ -188,7 +235,13 @@ CELERY_BEAT_SCHEDULE = {
 }
 
 # Secrets store: values are encrypted at rest with a key derived from this (or SECRET_KEY).
-XFLOW_SECRETS_KEY = env_str("XFLOW_SECRETS_KEY", SECRET_KEY)
+# XFLOW_SECRETS_KEYS (comma-separated) rotates: the first encrypts, all decrypt.
+XFLOW_SECRETS_KEYS = env_list("XFLOW_SECRETS_KEYS")
+XFLOW_SECRETS_KEY = env_str("XFLOW_SECRETS_KEY") or next(iter(XFLOW_SECRETS_KEYS), SECRET_KEY)
+
+# API tokens: sign-in attempts per client address and per username, and an optional lifetime.
+XFLOW_TOKEN_THROTTLE_RATE = env_str("XFLOW_TOKEN_THROTTLE_RATE", "10/min")
+XFLOW_TOKEN_TTL_HOURS = env_float("XFLOW_TOKEN_TTL_HOURS")  # unset: tokens never expire
 
 # Outbound policy (apps/core/outbound.py): every URL the platform fetches or calls on a user's
 # behalf (definition parts, OpenAPI/GraphQL documents, REST/GraphQL calls, OAuth token
@@ -209,13 +262,15 @@ XFLOW_RESOURCE_DIR = env_str("XFLOW_RESOURCE_DIR")
 
 # Readiness probes give each component this long.
 READINESS_TIMEOUT_SECONDS = float(env_str("READINESS_TIMEOUT_SECONDS", "2"))
+# The worker, bridge and Celery write a heartbeat this often; three missed ones mean "down".
+HEARTBEAT_SECONDS = float(env_str("HEARTBEAT_SECONDS", "5"))
 
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "xflow@localhost")
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "apps.core.api.authentication.ExpiringTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -279,7 +334,20 @@ LOGGING = {
         # The logger name is the component: xflow.web, xflow.worker, xflow.bridge, ...
         "component": {"format": "%(asctime)s %(levelname)s [%(name)s] %(message)s"},
     },
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "component"}},
+    "filters": {
+        # contracts.FUNCTION_ERROR: function failures are logged by xflow, masked.
+        "business_failures": {
+            "()": "apps.core.logs.HideFailureTracebacks",
+            "error_types": ["FunctionError"],
+        }
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "component",
+            "filters": ["business_failures"],
+        }
+    },
     "root": {"handlers": ["console"], "level": "WARNING"},
     "loggers": {
         "xflow": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},

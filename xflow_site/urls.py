@@ -3,15 +3,15 @@
 from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
-from rest_framework.authtoken.views import obtain_auth_token
 
+from apps.core.api.tokens import ObtainTokenView
 from apps.core.api.views import api_root, me
 from apps.core.views import healthz, readyz
 
 api_v1 = [
     path("", api_root, name="root"),
     path("me", me, name="me"),
-    path("auth/token", obtain_auth_token, name="token"),
+    path("auth/token", ObtainTokenView.as_view(), name="token"),
     path("", include("apps.workflows.api.urls")),
     path("", include("apps.tasks.api.urls")),
 ]

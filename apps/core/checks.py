@@ -52,3 +52,21 @@ def check_outbound_settings(app_configs=None, **kwargs):
             Error(f"XFLOW_RESOURCE_DIR {directory} is not a directory.", id="xflow.E021")
         )
     return problems
+
+
+@register("xflow")
+def check_payload_encryption(app_configs=None, **kwargs):
+    """Production keeps Temporal's history encrypted: it holds instance data and $SECRETS."""
+    from apps.core.codec import payload_keys
+
+    if not settings.PRODUCTION or payload_keys():
+        return []
+    return [
+        Error(
+            "TEMPORAL_PAYLOAD_KEY is not set: Temporal's history would hold instance data and "
+            "$SECRETS values in plain text.",
+            hint="Set TEMPORAL_PAYLOAD_KEY (or TEMPORAL_PAYLOAD_KEYS when rotating) to the same "
+            "value on web and worker processes.",
+            id="xflow.E011",
+        )
+    ]

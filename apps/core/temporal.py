@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 from django.conf import settings
 from temporalio.client import Client, TLSConfig
 
-from apps.core.codec import data_converter
+from apps.core.codec import data_converter, payload_keys
 
 T = TypeVar("T")
 
@@ -47,7 +47,7 @@ async def connect(address: str | None = None, namespace: str | None = None) -> C
         namespace=namespace or settings.TEMPORAL_NAMESPACE,
         tls=tls,
         api_key=settings.TEMPORAL_API_KEY,
-        data_converter=data_converter(settings.TEMPORAL_PAYLOAD_KEY),
+        data_converter=data_converter(payload_keys()),
     )
 
 
@@ -95,3 +95,50 @@ def describe_cluster(timeout: float = 2.0) -> dict[str, Any]:
 
     future: Future = asyncio.run_coroutine_threadsafe(probe(), _ensure_loop())
     return future.result(timeout=timeout + 1)
+
+
+async def ensure_search_attributes_on(client: Client, namespace: str | None = None) -> list[str]:
+    """Add whichever of xflow's search attributes the namespace lacks; return their names.
+
+    Idempotent: lists the namespace's attributes through the operator service first. On a
+    real cluster whose operator API is not open to xflow, an operator creates them once
+    (`temporal operator search-attribute create`, see the README) and this finds them there.
+    """
+    from temporalio.api.enums.v1 import IndexedValueType
+    from temporalio.api.operatorservice.v1 import (
+        AddSearchAttributesRequest,
+        ListSearchAttributesRequest,
+    )
+
+    from apps.core.search_attributes import ALL
+
+    namespace = namespace or client.namespace
+    listed = await client.operator_service.list_search_attributes(
+        ListSearchAttributesRequest(namespace=namespace)
+    )
+    known = {**listed.system_attributes, **listed.custom_attributes}
+    clashing = [
+        key.name
+        for key in ALL
+        if key.name in known and known[key.name] != IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD
+    ]
+    if clashing:
+        raise RuntimeError(
+            f"search attribute(s) {', '.join(clashing)} exist with another type than Keyword"
+        )
+    missing = [key for key in ALL if key.name not in known]
+    if missing:
+        await client.operator_service.add_search_attributes(
+            AddSearchAttributesRequest(
+                namespace=namespace,
+                search_attributes={
+                    key.name: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD for key in missing
+                },
+            )
+        )
+    return [key.name for key in missing]
+
+
+def ensure_search_attributes(timeout: float = 30.0) -> list[str]:
+    """ensure_search_attributes_on() with the shared client; the names it added."""
+    return call(ensure_search_attributes_on, timeout=timeout)

@@ -18,7 +18,8 @@ from django.conf import settings
 from temporalio.client import Client
 from temporalio.worker import Worker
 
-from apps.core import temporal
+from apps.core import jqeval, temporal
+from apps.core.heartbeat import Heartbeat
 
 log = logging.getLogger("xflow.worker")
 
@@ -105,6 +106,12 @@ async def run_workers(
     """Run workers for the queues (all by default) until `stop` is set; shut down cleanly."""
     registry = build_registry()
     client = client or await temporal.connect()
+    try:
+        added = await temporal.ensure_search_attributes_on(client)
+        if added:
+            log.info("created the search attributes %s", ", ".join(added))
+    except Exception as exc:  # a cluster that keeps its operator API closed: see the README
+        log.warning("could not check xflow's search attributes: %s", exc)
     workers = build_workers(client, registry, queues)
     names = ", ".join(w.task_queue for w in workers)
     log.info(
@@ -113,11 +120,20 @@ async def run_workers(
         settings.TEMPORAL_ADDRESS,
         settings.TEMPORAL_NAMESPACE,
     )
+    jqeval.pool().warm()  # the first expression should not pay for starting a child
     tasks = [asyncio.create_task(w.run()) for w in workers]
+    # /readyz learns from this which queues are polled (apps/core/heartbeat.py).
+    beating = Heartbeat("worker", lambda: {"queues": [w.task_queue for w in workers]}).start()
     stopper = asyncio.create_task(stop.wait())
-    done, _ = await asyncio.wait([*tasks, stopper], return_when=asyncio.FIRST_COMPLETED)
-    for task in done:
-        if task is not stopper and task.exception():
-            log.error("a worker stopped: %s", task.exception())
+    try:
+        done, _ = await asyncio.wait([*tasks, stopper], return_when=asyncio.FIRST_COMPLETED)
+        for task in done:
+            if task is not stopper and task.exception():
+                log.error("a worker stopped: %s", task.exception())
+    finally:
+        await asyncio.to_thread(beating.stop)
+        # Expressions under way end now (their workflow tasks are retried elsewhere), so no
+        # activation keeps the shutdown waiting for an evaluation.
+        jqeval.shutdown()
     await asyncio.gather(*(w.shutdown() for w in workers), return_exceptions=True)
     log.info("worker stopped")

@@ -7,11 +7,15 @@ from django.db.models import Count, Q, QuerySet
 from apps.workflows.models import InstanceEvent, WorkflowDefinition, WorkflowInstance
 
 
-def definition_keys(*, search: str = "", status: str = "") -> list[dict]:
-    """One entry per definition key with its versions (newest first)."""
-    rows = WorkflowDefinition.objects.only(
-        "key", "version", "name", "status", "is_latest", "created_at", "published_at"
-    ).order_by("key", "-created_at")
+def definition_keys(
+    rows: QuerySet[WorkflowDefinition] | None = None, *, search: str = "", status: str = ""
+) -> list[dict]:
+    """One entry per definition key with its versions (newest first), from `rows` (all)."""
+    rows = (
+        (WorkflowDefinition.objects.all() if rows is None else rows)
+        .only("key", "version", "name", "status", "is_latest", "created_at", "published_at")
+        .order_by("key", "-created_at")
+    )
     if search:
         rows = rows.filter(Q(key__icontains=search) | Q(name__icontains=search))
     if status:
@@ -28,14 +32,6 @@ def definition_keys(*, search: str = "", status: str = "") -> list[dict]:
             entry["latest_version"] = row.version
             entry["name"] = row.name or entry["name"]
     return list(out.values())
-
-
-def instances_for(user) -> QuerySet[WorkflowInstance]:
-    """Instances a user may see: all for viewers/operators, else the ones they started."""
-    qs = WorkflowInstance.objects.with_definition()
-    if user.is_staff or user.has_perm("workflows.view_workflowinstance"):
-        return qs
-    return qs.filter(started_by=user)
 
 
 def instance_counts_by_status(key: str) -> dict[str, int]:

@@ -11,6 +11,11 @@ background thread; tests are plain functions that hand coroutines to it.
     run_many([(definition, input), ...]) -> outputs, run concurrently
     publish(definition, ...)  -> published definitions for subflows and continueAs
     produced()                -> the CloudEvents the last run produced (from the outbox)
+    history(instance_id=None) -> what the last run did, from its Temporal history: timers
+                                 (fired or canceled), activities, signals, in event order
+
+Tests assert on what happened (a timer fired or was canceled, calls were in flight at once,
+no attempt came after a timeout), never on wall-clock time: the machine may be slow.
 
 `events` are CloudEvents signalled ("event") right after the start; an item `(seconds, event)`
 is sent that long after the start. `rest` is a local HTTP server (127.0.0.1) whose routes the
@@ -36,7 +41,12 @@ import pytest
 from django.conf import settings
 
 from apps.core import temporal
-from apps.workflows.engine.contracts import INTERPRETER_WORKFLOW, QUEUE_ENGINE, InterpreterInput
+from apps.workflows.engine.contracts import (
+    ACT_CALL_FUNCTION,
+    INTERPRETER_WORKFLOW,
+    QUEUE_ENGINE,
+    InterpreterInput,
+)
 
 SPEC = "0.8"
 
@@ -101,6 +111,7 @@ class Runner:
             task_queue=self.queue,
             execution_timeout=datetime.timedelta(seconds=timeout + 30),
         )
+        self.last_instance_ids.append(instance_id)  # failed runs too: `history` reads them
         sender = asyncio.ensure_future(_send_events(handle, events))
         try:
             try:
@@ -175,6 +186,9 @@ def prepare(definition: dict, *, validate: bool = True) -> dict:
 @pytest.fixture(scope="session")
 def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix) -> None:
     """A test database of our own: a concurrent pytest session must not drop ours."""
+    from tests.conftest import widen_connection_pool
+
+    widen_connection_pool()
     db = settings.DATABASES["default"]
     test = db.setdefault("TEST", {})
     base = test.get("NAME") or f"test_{db['NAME']}"
@@ -185,7 +199,9 @@ def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix) -
 def conformance_worker(django_db_setup, django_db_blocker):
     """The production worker (interpreter + every activity) for the whole session."""
     from apps.core.worker import build_registry, build_workers
+    from tests.conftest import assert_on_test_database
 
+    assert_on_test_database()
     settings.TEMPORAL_QUEUE_PREFIX = f"conf-{uuid.uuid4().hex[:8]}-"
     temporal.reset()
     loop = asyncio.new_event_loop()
@@ -239,8 +255,7 @@ def run(conformance_worker) -> Callable[..., Any]:
         future = conformance_worker.submit(
             conformance_worker.execute(definition, data, events, secrets, timeout, validate)
         )
-        instance_id, output = future.result(timeout + 15)
-        conformance_worker.last_instance_ids.append(instance_id)
+        _, output = future.result(timeout + 15)
         return output
 
     return _run
@@ -286,6 +301,121 @@ def run_many(conformance_worker) -> Callable[..., list[Any]]:
 @pytest.fixture
 def last_instance_id(conformance_worker) -> Callable[[], str]:
     return lambda: conformance_worker.last_instance_ids[-1]
+
+
+@pytest.fixture
+def last_instance_ids(conformance_worker) -> Callable[[], list[str]]:
+    """Every instance started so far (run_many's runs are the last ones)."""
+    return lambda: list(conformance_worker.last_instance_ids)
+
+
+@dataclass
+class Timer:
+    """A durable timer of the run: a sleep, a timeout, a retry delay."""
+
+    seconds: float
+    started: int  # event ids: Temporal's own order of what happened
+    ended: int | None = None
+    outcome: str | None = None  # "fired", "canceled", or None (still set when the run closed)
+
+
+@dataclass
+class Activity:
+    """An activity the run scheduled (a function call, a mirror report...)."""
+
+    name: str
+    scheduled: int
+    closed: int | None = None
+    outcome: str | None = None  # "completed", "failed", "timed_out", "canceled" or None
+    attempt: int = 0
+
+
+@dataclass
+class History:
+    """What one run did, read from its Temporal history rather than from a stopwatch."""
+
+    timers: list[Timer]
+    activities: list[Activity]
+    signals: list[int]
+    closed: int
+    close_kind: str
+
+    def timer(self, seconds: float) -> Timer:
+        """The one timer of that duration."""
+        found = [t for t in self.timers if abs(t.seconds - seconds) < 1e-6]
+        assert len(found) == 1, f"{len(found)} timers of {seconds:g}s in {self.timers}"
+        return found[0]
+
+    def calls(self) -> list[Activity]:
+        """The function-call activities, in the order they were scheduled."""
+        return [a for a in self.activities if a.name == ACT_CALL_FUNCTION]
+
+
+def peak_in_flight(activities: list[Activity]) -> int:
+    """The most of them scheduled and not yet ended at once (in the history's order)."""
+    never = 1 << 62  # still open when the run closed
+    marks = sorted(
+        [(a.scheduled, 1) for a in activities] + [(a.closed or never, -1) for a in activities],
+        key=lambda m: (m[0], m[1]),
+    )
+    peak = now = 0
+    for _, step in marks:
+        now += step
+        peak = max(peak, now)
+    return peak
+
+
+_TIMER_ENDS = {"timer_fired": "fired", "timer_canceled": "canceled"}
+_ACTIVITY_ENDS = {
+    "activity_task_completed": "completed",
+    "activity_task_failed": "failed",
+    "activity_task_timed_out": "timed_out",
+    "activity_task_canceled": "canceled",
+}
+
+
+def read_history(events) -> History:
+    timers: dict[str, Timer] = {}
+    activities: dict[int, Activity] = {}
+    signals: list[int] = []
+    closed, close_kind = 0, ""
+    for event in events:
+        kind = event.WhichOneof("attributes").removesuffix("_event_attributes")
+        attrs = getattr(event, f"{kind}_event_attributes")
+        if kind == "timer_started":
+            seconds = attrs.start_to_fire_timeout.ToTimedelta().total_seconds()
+            timers[attrs.timer_id] = Timer(seconds, event.event_id)
+        elif kind in _TIMER_ENDS:
+            timer = timers[attrs.timer_id]
+            timer.ended, timer.outcome = event.event_id, _TIMER_ENDS[kind]
+        elif kind == "activity_task_scheduled":
+            activities[event.event_id] = Activity(attrs.activity_type.name, event.event_id)
+        elif kind == "activity_task_started":
+            activities[attrs.scheduled_event_id].attempt = attrs.attempt
+        elif kind in _ACTIVITY_ENDS:
+            activity = activities[attrs.scheduled_event_id]
+            activity.closed, activity.outcome = event.event_id, _ACTIVITY_ENDS[kind]
+        elif kind == "workflow_execution_signaled":
+            signals.append(event.event_id)
+        elif kind.startswith("workflow_execution_") and kind != "workflow_execution_started":
+            closed, close_kind = event.event_id, kind.removeprefix("workflow_execution_")
+    return History(list(timers.values()), list(activities.values()), signals, closed, close_kind)
+
+
+@pytest.fixture
+def history(conformance_worker) -> Callable[..., History]:
+    """history(instance_id=None) -> what the last (or that) run did, from Temporal's history."""
+
+    def _history(instance_id: str | None = None) -> History:
+        workflow_id = f"xflow-conf-{instance_id or conformance_worker.last_instance_ids[-1]}"
+
+        async def fetch():
+            handle = conformance_worker.client.get_workflow_handle(workflow_id)
+            return (await handle.fetch_history()).events
+
+        return read_history(conformance_worker.submit(fetch()).result(30))
+
+    return _history
 
 
 @pytest.fixture
@@ -422,6 +552,17 @@ def rest() -> Service:
     thread.start()
     yield service
     server.shutdown()
+
+
+@pytest.fixture(autouse=True)
+def _quiet_before_flush(request):
+    """Subflow children have rows: stop what is left and write out live progress before the
+    tables are emptied (a worker still writing then deadlocks with the flush)."""
+    yield
+    if "conformance_worker" in request.fixturenames:
+        from tests.conftest import quiesce_engine_writes
+
+        quiesce_engine_writes()
 
 
 @pytest.fixture(autouse=True)

@@ -436,7 +436,7 @@ def test_async_subflow_on_parent_complete_continue(run, publish, rest):
     assert len(rest.calls(path)) == 1, "the async subflow did not continue after its parent"
 
 
-def test_continue_as_workflow_exec_timeout_overrides(run, publish):
+def test_continue_as_workflow_exec_timeout_overrides(run, publish, history):
     # continueAs object: "workflowExecTimeout: Workflow execution timeout to be used by the
     # workflow continuing execution. Overwrites any specific settings set by that workflow."
     publish(
@@ -459,12 +459,14 @@ def test_continue_as_workflow_exec_timeout_overrides(run, publish):
         ),
         id="starter",
     )
-    begin = time.monotonic()
     try:
         run(definition, {})
     except AssertionError:
         pass
-    assert time.monotonic() - begin < 4.5, "the continued run ignored its workflowExecTimeout"
+    # the continued run's own 1s timeout fired and cut the sleeper's 6s sleep
+    continued = history()
+    assert continued.timer(1).outcome == "fired"
+    assert continued.timer(6).outcome == "canceled", "the continued run ignored its timeout"
 
 
 def test_end_compensate_produce_events_then_continue_as(run, publish, produced):

@@ -8,14 +8,14 @@ references are published as small definitions.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
+from tests.shared import EXAMPLES, needs_examples
+
 from .conftest import inject, wf
 
-# ../shared sits beside the clone (in CI too).
-EXAMPLES = Path(__file__).resolve().parents[2].parent / "shared" / "sw08" / "examples"
+pytestmark = needs_examples
 
 
 def example(name: str) -> dict:

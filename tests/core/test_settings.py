@@ -60,6 +60,7 @@ def test_production_profile_passes_check_deploy():
         XFLOW_ENV="production",
         SECRET_KEY="x" * 64 + "-production-secret-key-for-tests",
         ALLOWED_HOSTS="xflow.example.com",
+        TEMPORAL_PAYLOAD_KEY="a payload key for the production profile test",
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout

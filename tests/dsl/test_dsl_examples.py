@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
 from apps.workflows.dsl.validation import ERROR, is_official_valid, validate
+from tests.shared import EXAMPLES, needs_examples
 
-SHARED = Path(__file__).resolve().parents[2].parent / "shared"
-EXAMPLES = SHARED / "sw08" / "examples"
+pytestmark = needs_examples
 ALL_EXAMPLES = sorted(p.name for p in EXAMPLES.glob("*.json"))
 INVALID_EXAMPLE = "08-eventbasedswitchstate.json"
 

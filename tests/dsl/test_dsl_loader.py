@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -32,11 +30,9 @@ states:
 
 
 def _fails(text: str | bytes) -> DefinitionSyntaxError:
-    """Load text that must fail, and fail fast (hostile input is bounded, not slow)."""
-    started = time.perf_counter()
+    """Load text that must fail; the error's code says which bound refused hostile input."""
     with pytest.raises(DefinitionSyntaxError) as caught:
         load_definition(text)
-    assert time.perf_counter() - started < 1.0  # "well under a second", with CI headroom
     return caught.value
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import copy
 import json
-from pathlib import Path
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
@@ -18,8 +17,8 @@ from apps.workflows.dsl.validation import (
     is_official_valid,
     validate,
 )
+from tests.shared import EXAMPLES, needs_examples
 
-EXAMPLES = Path(__file__).resolve().parents[2].parent / "shared" / "sw08" / "examples"
 DOCUMENTS = [json.loads(p.read_text(encoding="utf-8")) for p in sorted(EXAMPLES.glob("*.json"))]
 
 scalars = st.one_of(
@@ -92,6 +91,7 @@ def _uses_extensions(doc: Any) -> bool:
     )
 
 
+@needs_examples
 @settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(mutated_documents())
 def test_validator_never_raises_and_agrees_with_the_official_schema(doc):

@@ -5,13 +5,12 @@ from __future__ import annotations
 import json
 import shutil
 from io import StringIO
-from pathlib import Path
 
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-EXAMPLES = Path(__file__).resolve().parents[2].parent / "shared" / "sw08" / "examples"
+from tests.shared import EXAMPLES, needs_examples
 
 
 def _run(*args: str) -> tuple[str, CommandError | None]:
@@ -23,6 +22,7 @@ def _run(*args: str) -> tuple[str, CommandError | None]:
     return out.getvalue(), None
 
 
+@needs_examples
 def test_valid_files_pass_with_a_summary(tmp_path):
     # given a valid JSON file and the same definition as YAML
     good = tmp_path / "hello.json"
@@ -44,6 +44,7 @@ def test_valid_files_pass_with_a_summary(tmp_path):
     assert "2 files checked: 0 errors, 0 warnings" in output
 
 
+@needs_examples
 def test_invalid_file_prints_path_and_message_and_fails():
     # given the spec example with a misplaced eventTimeout
     path = EXAMPLES / "08-eventbasedswitchstate.json"

@@ -24,6 +24,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
+from apps.core.search_attributes import ALL as SEARCH_ATTRIBUTES
 from apps.workflows.engine.contracts import (
     INTERPRETER_WORKFLOW,
     QUEUE_ENGINE,
@@ -217,6 +218,8 @@ def engine() -> Any:
             dev_server_existing_path=os.path.join(BIN, "temporal"),
             ip="127.0.0.1",
             dev_server_log_level="error",
+            # xflow's search attributes exist on every server its workflows run on.
+            search_attributes=SEARCH_ATTRIBUTES,
         )
     )
     yield eng

@@ -23,7 +23,9 @@ from apps.workflows.models import WorkflowInstance
 def engine_worker(django_db_setup, django_db_blocker):
     """Run the production worker in a background thread for the whole session."""
     from apps.core.worker import build_registry, build_workers
+    from tests.conftest import assert_on_test_database
 
+    assert_on_test_database()
     settings.TEMPORAL_QUEUE_PREFIX = f"test-{uuid.uuid4().hex[:8]}-"
     temporal.reset()
     loop = asyncio.new_event_loop()
@@ -86,20 +88,6 @@ def _stop_open_instances(request):
     yield
     if "engine_worker" not in request.fixturenames:
         return
-    from django.db import DatabaseError
+    from tests.conftest import quiesce_engine_writes
 
-    try:
-        open_ids = [i.workflow_id for i in WorkflowInstance.objects.open()]
-    except DatabaseError:
-        return
-
-    async def terminate(client):
-        for workflow_id in open_ids:
-            try:
-                await client.get_workflow_handle(workflow_id).terminate(reason="test ended")
-            except Exception:  # already closed: nothing to stop
-                pass
-
-    if open_ids:
-        temporal.call(terminate)
-        time.sleep(0.2)  # let in-flight activities of those runs finish
+    quiesce_engine_writes()

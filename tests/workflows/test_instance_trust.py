@@ -336,3 +336,30 @@ def test_an_async_call_does_not_hold_the_instance_and_is_made_once(api, slow_ser
     assert len(slow_service.calls) == 1
     texts = [e["text"] for e in api.get(f"/api/v1/instances/{instance_id}/timeline").json()]
     assert all(texts)
+
+
+def test_temporal_finds_an_instance_by_definition_business_key_and_status(api):
+    from apps.core import search_attributes as sa
+
+    publish(api, NAPPER)
+    instance_id = start(api, "napper", businessKey=f"bk-{uuid.uuid4().hex[:6]}").json()["id"]
+    row = wait_for_instance(instance_id)
+    assert row.status == "completed"
+
+    async def attributes(client):
+        described = await client.get_workflow_handle(row.workflow_id).describe()
+        memo = await described.memo()
+        return described.typed_search_attributes, memo
+
+    typed, memo = temporal.call(attributes)
+    assert typed.get(sa.DEFINITION) == "napper"
+    assert typed.get(sa.VERSION) == "1"
+    assert typed.get(sa.BUSINESS_KEY) == row.business_key
+    assert typed.get(sa.STATUS) == "completed"
+    assert memo["businessKey"] == row.business_key
+
+    async def listed(client):
+        query = f'XflowBusinessKey="{row.business_key}" AND XflowDefinition="napper"'
+        return [w.id async for w in client.list_workflows(query)]
+
+    assert _wait(lambda: temporal.call(listed), "visibility to list it") == [row.workflow_id]

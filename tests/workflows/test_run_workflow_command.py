@@ -2,14 +2,14 @@
 
 import json
 from io import StringIO
-from pathlib import Path
 
 import pytest
 from django.core.management import CommandError, call_command
 
-EXAMPLES = Path(__file__).resolve().parents[2].parent / "shared" / "sw08" / "examples"
+from tests.shared import EXAMPLES, needs_examples
 
 
+@needs_examples
 @pytest.mark.django_db
 def test_the_spec_hello_world_prints_its_output(settings):
     out = StringIO()

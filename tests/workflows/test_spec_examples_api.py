@@ -5,7 +5,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.dsl.test_dsl_examples import ALL_EXAMPLES, EXAMPLES, INVALID_EXAMPLE, KNOWN_MISTAKES
+from tests.dsl.test_dsl_examples import ALL_EXAMPLES, INVALID_EXAMPLE, KNOWN_MISTAKES
+from tests.shared import EXAMPLES, needs_examples
+
+pytestmark = needs_examples
 
 VALID = [n for n in ALL_EXAMPLES if n != INVALID_EXAMPLE]
 

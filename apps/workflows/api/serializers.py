@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from apps.workflows.masking import InstanceMasker
 from apps.workflows.models import (
     InstanceEvent,
     Secret,
     WorkflowDefinition,
     WorkflowInstance,
 )
+from apps.workflows.permissions import available_actions
 
 
 class IssueSerializer(serializers.Serializer):
@@ -68,6 +70,29 @@ class DefinitionVersionSerializer(serializers.ModelSerializer):
             "export_yaml": base + "/export?format=yaml",
             "publish": base + "/publish",
         }
+
+
+class DefinitionSummarySerializer(serializers.ModelSerializer):
+    """What a user who may start a definition sees of it: no source, document or issues."""
+
+    links = serializers.SerializerMethodField()
+
+    class Meta:
+        model = WorkflowDefinition
+        fields = ["key", "version", "name", "description", "status", "is_latest", "links"]
+
+    def get_links(self, obj) -> dict[str, str]:
+        base = f"/api/v1/definitions/{obj.key}/versions/{obj.version}"
+        return {"self": base + "/", "diagram": base + "/diagram.svg"}
+
+
+class StarterGroupsSerializer(serializers.Serializer):
+    key = serializers.CharField(read_only=True)
+    groups = serializers.ListField(
+        child=serializers.CharField(max_length=150),
+        allow_empty=True,
+        help_text="Group names; empty: only staff with the start permission may start it.",
+    )
 
 
 class DefinitionDetailSerializer(DefinitionVersionSerializer):
@@ -132,9 +157,20 @@ class InstanceSerializer(serializers.ModelSerializer):
             "ended_at",
         ]
 
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        masker = self.context.get("masker") or InstanceMasker()
+        for name in ("input", "output", "error"):
+            if name in data:
+                data[name] = masker.mask(instance, data[name])
+        return data
+
 
 class InstanceDetailSerializer(InstanceSerializer):
     children = serializers.SerializerMethodField()
+    actions = serializers.SerializerMethodField(
+        help_text="What you may do with this instance now (cancel, terminate, retry, restart)."
+    )
 
     class Meta(InstanceSerializer.Meta):
         fields = [
@@ -142,9 +178,14 @@ class InstanceDetailSerializer(InstanceSerializer):
             "input",
             "output",
             "children",
+            "actions",
             "workflow_id",
             "run_id",
         ]
+
+    def get_actions(self, obj) -> list[str]:
+        request = self.context.get("request")
+        return available_actions(obj, request.user) if request else []
 
     def get_children(self, obj) -> list[dict]:
         return [
@@ -175,6 +216,14 @@ class TimelineEntrySerializer(serializers.ModelSerializer):
         from apps.workflows.selectors import describe_timeline_entry
 
         return describe_timeline_entry(obj)
+
+    def to_representation(self, obj):
+        data = super().to_representation(obj)
+        masker = self.context.get("masker") or InstanceMasker()
+        instance = self.context.get("instance") or obj.instance
+        data["text"] = masker.mask(instance, data["text"])
+        data["details"] = masker.mask(instance, data["details"])
+        return data
 
 
 class ReasonSerializer(serializers.Serializer):

@@ -27,6 +27,11 @@ urlpatterns = [
         "definitions/validate", views.DefinitionValidateView.as_view(), name="definition-validate"
     ),
     path("definitions/<str:key>/", views.definition_key_detail, name="definition-detail"),
+    path(
+        "definitions/<str:key>/starters",
+        views.DefinitionStartersView.as_view(),
+        name="definition-starters",
+    ),
     path(f"{version}/", views.DefinitionVersionView.as_view(), name="definition-version"),
     path(f"{version}/publish", views.publish_version, name="definition-publish"),
     path(f"{version}/archive", views.archive_version, name="definition-archive"),

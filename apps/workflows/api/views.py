@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import json
 
 import django_filters
 import yaml
 from django.http import HttpResponse
-from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, mixins, permissions, status, viewsets
@@ -18,26 +18,17 @@ from rest_framework.views import APIView
 
 from apps.core.errors import ServiceError
 from apps.core.idempotency import idempotent
+from apps.workflows import permissions as perms
 from apps.workflows import selectors
 from apps.workflows.api import serializers as s
 from apps.workflows.api.parsers import DefinitionTextParser
+from apps.workflows.masking import InstanceMasker
 from apps.workflows.models import Secret, WorkflowDefinition, WorkflowInstance
+from apps.workflows.services import access as access_services
 from apps.workflows.services import definitions as definition_services
 from apps.workflows.services import events as event_services
 from apps.workflows.services import instances as instance_services
 from apps.workflows.services import secrets as secret_services
-
-
-class ReadOrPerm(permissions.BasePermission):
-    """Signed-in users read; changes need the model permission named by the view."""
-
-    def has_permission(self, request, view) -> bool:
-        if not request.user or not request.user.is_authenticated:
-            return False
-        if request.method in permissions.SAFE_METHODS:
-            return True
-        perm = getattr(view, "write_permission", None)
-        return perm is None or request.user.has_perm(perm)
 
 
 def _upload_from_request(request) -> tuple[dict | str, bool]:
@@ -67,8 +58,6 @@ def _definition_or_404(key: str, version: str) -> WorkflowDefinition:
 class DefinitionListView(APIView):
     """List definition keys with their versions; upload a new definition version."""
 
-    permission_classes = [ReadOrPerm]
-    write_permission = "workflows.add_workflowdefinition"
     parser_classes = [JSONParser, DefinitionTextParser]
 
     @extend_schema(
@@ -80,6 +69,7 @@ class DefinitionListView(APIView):
     )
     def get(self, request):
         rows = selectors.definition_keys(
+            perms.visible_definitions(request.user),
             search=request.query_params.get("search", ""),
             status=request.query_params.get("status", ""),
         )
@@ -94,6 +84,7 @@ class DefinitionListView(APIView):
         "with errors is saved as a draft (its issues listed) unless publishing was asked.",
     )
     def post(self, request):
+        perms.require_upload(request.user)
         body, publish = _upload_from_request(request)
         definition, created = definition_services.do_save_definition(
             source=body, user=request.user, publish=publish
@@ -108,11 +99,12 @@ class DefinitionListView(APIView):
 class DefinitionValidateView(APIView):
     """Validate a definition without saving it."""
 
-    permission_classes = [permissions.IsAuthenticated]
     parser_classes = [JSONParser, DefinitionTextParser]
 
     @extend_schema(request=s.DefinitionUploadSerializer, responses=s.ValidationReportSerializer)
     def post(self, request):
+        # Authors' tool: validating fetches the parts a document references, on our network.
+        perms.require_upload(request.user)
         body, _ = _upload_from_request(request)
         checked = definition_services.check_source(body)
         warnings = [i for i in checked.issues if i.get("severity") == "warning"]
@@ -131,8 +123,8 @@ class DefinitionValidateView(APIView):
 @extend_schema(tags=["definitions"], responses=s.DefinitionKeySerializer)
 @api_view(["GET"])
 def definition_key_detail(request, key: str):
-    """One definition key and all its versions."""
-    rows = [r for r in selectors.definition_keys() if r["key"] == key]
+    """One definition key and all its versions (the ones you may see)."""
+    rows = selectors.definition_keys(perms.visible_definitions(request.user).filter(key=key))
     if not rows:
         raise ServiceError(
             f"There is no definition '{key}'.", code="definition_not_found", status=404
@@ -142,24 +134,52 @@ def definition_key_detail(request, key: str):
 
 @extend_schema(tags=["definitions"])
 class DefinitionVersionView(generics.RetrieveAPIView):
-    """One version: its source, parsed document and validation issues."""
+    """One version: its source, parsed document and validation issues (a summary to starters)."""
 
     serializer_class = s.DefinitionDetailSerializer
 
+    def get_serializer_class(self):
+        if perms.can_read_definitions(self.request.user):
+            return s.DefinitionDetailSerializer
+        return s.DefinitionSummarySerializer
+
     def get_object(self):
-        return _definition_or_404(self.kwargs["key"], self.kwargs["version"])
+        return perms.access_definition(
+            self.request.user, self.kwargs["key"], self.kwargs["version"]
+        )
 
 
-def _version_action(service, perm: str, summary: str):
+@extend_schema(tags=["definitions"])
+class DefinitionStartersView(APIView):
+    """The groups whose members may start this definition (every version of it)."""
+
+    @extend_schema(responses=s.StarterGroupsSerializer)
+    def get(self, request, key: str):
+        perms.require_read_definitions(request.user)
+        if not WorkflowDefinition.objects.filter(key=key).exists():
+            raise ServiceError(
+                f"There is no definition '{key}'.", code="definition_not_found", status=404
+            )
+        return Response({"key": key, "groups": access_services.starter_group_names(key)})
+
+    @extend_schema(request=s.StarterGroupsSerializer, responses=s.StarterGroupsSerializer)
+    def put(self, request, key: str):
+        perms.require_change_definitions(request.user)
+        body = s.StarterGroupsSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        access_services.do_set_starter_groups(
+            key=key, groups=body.validated_data["groups"], user=request.user
+        )
+        return Response({"key": key, "groups": access_services.starter_group_names(key)})
+
+
+def _version_action(service, summary: str):
     @extend_schema(
         tags=["definitions"], request=None, responses=s.DefinitionDetailSerializer, summary=summary
     )
     @api_view(["POST"])
     def view(request, key: str, version: str):
-        if not request.user.has_perm(perm):
-            raise ServiceError(
-                "You are not allowed to change definitions.", code="permission_denied", status=403
-            )
+        perms.require_change_definitions(request.user)
         definition = service(_definition_or_404(key, version), user=request.user)
         return Response(s.DefinitionDetailSerializer(definition).data)
 
@@ -169,17 +189,14 @@ def _version_action(service, perm: str, summary: str):
 
 publish_version = _version_action(
     definition_services.do_publish_definition,
-    "workflows.change_workflowdefinition",
     "Publish a draft version",
 )
 archive_version = _version_action(
     definition_services.do_archive_definition,
-    "workflows.change_workflowdefinition",
     "Archive a version",
 )
 mark_latest_version = _version_action(
     definition_services.do_mark_latest,
-    "workflows.change_workflowdefinition",
     "Make this published version the latest",
 )
 
@@ -192,7 +209,7 @@ mark_latest_version = _version_action(
 @api_view(["GET"])
 def export_version(request, key: str, version: str):
     """Download the definition as JSON or YAML."""
-    definition = _definition_or_404(key, version)
+    definition = perms.access_definition(request.user, key, version, source=True)
     fmt = request.query_params.get("format", "json").lower()
     if fmt not in {"json", "yaml"}:
         raise ServiceError("format must be json or yaml.", fields={"format": ["json or yaml"]})
@@ -222,7 +239,8 @@ def version_diagram(request, key: str, version: str):
     """The definition drawn as states and transitions (SVG)."""
     from apps.workflows.dsl.diagram import render_svg
 
-    return _svg_response(render_svg(_definition_or_404(key, version).document))
+    definition = perms.access_definition(request.user, key, version)
+    return _svg_response(render_svg(definition.document))
 
 
 class InstanceFilter(django_filters.FilterSet):
@@ -254,7 +272,24 @@ class InstanceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):  # schema generation has no user
             return WorkflowInstance.objects.none()
-        return selectors.instances_for(self.request.user)
+        return perms.visible_instances(self.request.user)
+
+    def get_object(self):
+        return perms.access_instance(self.request.user, self.kwargs["pk"])
+
+    def get_serializer_context(self):
+        # One masker per request: a list page reads the secrets store once.
+        return {**super().get_serializer_context(), "masker": self._masker}
+
+    def get_serializer(self, *args, **kwargs):
+        if kwargs.get("many") and args:
+            args = (list(args[0]), *args[1:])
+            self._masker.prime(args[0])
+        return super().get_serializer(*args, **kwargs)
+
+    @functools.cached_property
+    def _masker(self) -> InstanceMasker:
+        return InstanceMasker()
 
     def get_serializer_class(self):
         if self.action == "retrieve":
@@ -263,22 +298,16 @@ class InstanceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
             return s.StartInstanceSerializer
         return s.InstanceSerializer
 
-    def _require(self, perm: str, what: str) -> None:
-        if not self.request.user.has_perm(perm):
-            raise ServiceError(
-                f"You are not allowed to {what}.", code="permission_denied", status=403
-            )
-
     @extend_schema(
         request=s.StartInstanceSerializer,
         responses={201: s.InstanceDetailSerializer},
         parameters=[OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER)],
     )
     def create(self, request):
-        self._require("workflows.add_workflowinstance", "start instances")
         start = s.StartInstanceSerializer(data=request.data)
         start.is_valid(raise_exception=True)
         data = start.validated_data
+        perms.require_start(request.user, data["definition"])
 
         key = request.META.get("HTTP_IDEMPOTENCY_KEY", "").strip()
 
@@ -304,7 +333,7 @@ class InstanceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
             # Answered after the commit, so the workflow has been started (or the row says
             # `starting` until the reconciler starts it): a replay shows the same instance.
             instance = WorkflowInstance.objects.with_definition().get(pk=response.data["id"])
-            response.data = s.InstanceDetailSerializer(instance).data
+            response.data = s.InstanceDetailSerializer(instance, context={"request": request}).data
         return response
 
     @extend_schema(responses=s.TimelineEntrySerializer(many=True))
@@ -312,7 +341,8 @@ class InstanceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
     def timeline(self, request, pk=None):
         instance = self.get_object()
         entries = instance.events.select_related("actor").order_by("created_at", "id")
-        return Response(s.TimelineEntrySerializer(entries, many=True).data)
+        context = {**self.get_serializer_context(), "instance": instance}
+        return Response(s.TimelineEntrySerializer(entries, many=True, context=context).data)
 
     @extend_schema(responses={(200, "image/svg+xml"): str})
     @action(detail=True, methods=["get"], url_path="diagram.svg")
@@ -334,11 +364,13 @@ class InstanceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
             )
         )
 
-    def _control(self, service, perm: str, what: str, request, **kwargs):
-        self._require(perm, what)
+    def _control(self, action: str, service, request, **kwargs):
         instance = self.get_object()
+        perms.require_instance_action(instance, request.user, action)
         result = service(instance, user=request.user, **kwargs)
-        return Response(s.InstanceDetailSerializer(result).data)
+        return Response(
+            s.InstanceDetailSerializer(result, context=self.get_serializer_context()).data
+        )
 
     @extend_schema(request=s.ReasonSerializer, responses=s.InstanceDetailSerializer)
     @action(detail=True, methods=["post"])
@@ -346,9 +378,8 @@ class InstanceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         reason = s.ReasonSerializer(data=request.data or {})
         reason.is_valid(raise_exception=True)
         return self._control(
+            "cancel",
             instance_services.do_cancel_instance,
-            "workflows.change_workflowinstance",
-            "cancel instances",
             request,
             reason=reason.validated_data["reason"],
         )
@@ -359,9 +390,8 @@ class InstanceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         reason = s.ReasonSerializer(data=request.data or {})
         reason.is_valid(raise_exception=True)
         return self._control(
+            "terminate",
             instance_services.do_terminate_instance,
-            "workflows.change_workflowinstance",
-            "terminate instances",
             request,
             reason=reason.validated_data["reason"],
         )
@@ -370,19 +400,22 @@ class InstanceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
     @action(detail=True, methods=["post"])
     def retry(self, request, pk=None):
         return self._control(
+            "retry",
             instance_services.do_retry_instance,
-            "workflows.change_workflowinstance",
-            "retry instances",
             request,
         )
 
     @extend_schema(request=None, responses={201: s.InstanceDetailSerializer})
     @action(detail=True, methods=["post"])
     def restart(self, request, pk=None):
-        self._require("workflows.add_workflowinstance", "restart instances")
-        new = instance_services.do_restart_instance(self.get_object(), user=request.user)
+        instance = self.get_object()
+        perms.require_instance_action(instance, request.user, "restart")
+        new = instance_services.do_restart_instance(instance, user=request.user)
         new.refresh_from_db()
-        return Response(s.InstanceDetailSerializer(new).data, status=status.HTTP_201_CREATED)
+        return Response(
+            s.InstanceDetailSerializer(new, context=self.get_serializer_context()).data,
+            status=status.HTTP_201_CREATED,
+        )
 
 
 @extend_schema(tags=["secrets"])
@@ -397,11 +430,18 @@ class SecretViewSet(
     serializer_class = s.SecretSerializer
     queryset = Secret.objects.all()
     lookup_field = "name"
-    permission_classes = [permissions.IsAdminUser]
+
+    def list(self, request, *args, **kwargs):
+        perms.require_secrets(request.user, "view")
+        return super().list(request, *args, **kwargs)
 
     def create(self, request):
+        if not perms.can_manage_secrets(request.user, "change"):
+            perms.require_secrets(request.user, "add")
         data = s.SecretSerializer(data=request.data)
         data.is_valid(raise_exception=True)
+        exists = Secret.objects.filter(name=data.validated_data["name"]).exists()
+        perms.require_secrets(request.user, "change" if exists else "add")
         secret = secret_services.do_set_secret(
             name=data.validated_data["name"],
             value=data.validated_data["value"],
@@ -411,6 +451,7 @@ class SecretViewSet(
         return Response(s.SecretSerializer(secret).data, status=status.HTTP_201_CREATED)
 
     def destroy(self, request, name=None):
+        perms.require_secrets(request.user, "delete")
         secret_services.do_delete_secret(name=name, user=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -420,13 +461,6 @@ class SecretViewSet(
 @permission_classes([permissions.IsAuthenticated])
 def ingest_event(request):
     """HTTP ingress for one CloudEvent (structured JSON): start or wake matching instances."""
-    if not request.user.has_perm("workflows.add_inboundevent"):
-        raise ServiceError(
-            "You are not allowed to send events.", code="permission_denied", status=403
-        )
+    perms.require_send_events(request.user)
     result = event_services.deliver_event(request.data, user=request.user)
     return Response(result.as_dict(), status=status.HTTP_202_ACCEPTED)
-
-
-def get_instance_or_404(pk) -> WorkflowInstance:
-    return get_object_or_404(WorkflowInstance, pk=pk)

@@ -1,7 +1,8 @@
-"""jq workflow expressions (`${ ... }`), compiled once and cached by text.
+"""jq workflow expressions (`${ ... }`), evaluated under limits by the platform's evaluator.
 
-Pure module: imported by the validator and inside the Temporal workflow sandbox
-(passed through), so no Django and no I/O here.
+Pure module: imported by the validator and inside the Temporal workflow sandbox (passed
+through), so no Django here. Evaluation runs in `apps.core.jqeval`'s child processes (which
+cache compiled programs by text); a program over a limit raises ExpressionLimit.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import re
 from functools import lru_cache
 from typing import Any
 
-import jq
+from apps.core import jqeval
 
 _WRAPPED = re.compile(r"^\s*\$\{(.*)\}\s*$", re.DOTALL)
 # `fn:name` inside an expression references an `expression`-type function (spec 0.8).
@@ -20,6 +21,14 @@ FN_REFERENCE = re.compile(r"\bfn:([A-Za-z_][\w\-]*)")
 
 class ExpressionError(ValueError):
     """An expression that does not compile or fails while evaluating."""
+
+
+class ExpressionLimit(ExpressionError):
+    """An evaluation stopped by a limit (CPU, wall clock, memory, output size)."""
+
+    def __init__(self, limit: str, message: str) -> None:
+        super().__init__(message)
+        self.limit = limit
 
 
 def is_expression(value: Any) -> bool:
@@ -37,18 +46,16 @@ def strip_wrapper(text: str) -> str:
 # input = [data, $CONST, $SECRETS, $ENVS].
 VARIABLES = ("CONST", "SECRETS", "ENVS")
 _PRELUDE = ". as [$__data, " + ", ".join("$" + v for v in VARIABLES) + "] | $__data | "
+_BOUND = ("__data", *VARIABLES)
 
 
 @lru_cache(maxsize=4096)
-def compile_expression(text: str) -> Any:
-    """Compile jq text (wrapper allowed); raises ExpressionError with jq's message."""
+def compile_expression(text: str) -> str:
+    """The jq program the evaluator runs for text (wrapper allowed), after _PRELUDE."""
     body = strip_wrapper(text)
     if not body:
         raise ExpressionError("the expression is empty")
-    try:
-        return jq.compile(_PRELUDE + "(" + body + ")")
-    except ValueError as exc:
-        raise ExpressionError(str(exc).strip()) from None
+    return "(" + body + ")"
 
 
 FunctionTable = tuple[tuple[str, str], ...]
@@ -76,17 +83,23 @@ def expand_functions(text: str, functions: FunctionTable = ()) -> str:
     raise ExpressionError("expression functions reference each other too deeply")
 
 
-def _program(text: str, functions: FunctionTable) -> Any:
+def _program(text: str, functions: FunctionTable) -> str:
     if functions and "fn:" in text:
         return compile_expression(expand_functions(text, functions))
     return compile_expression(text)
 
 
-def _run(program: Any, data: Any, variables: dict[str, Any] | None) -> list[Any]:
+def _run(program: str, data: Any, variables: dict[str, Any] | None) -> list[Any]:
     variables = variables or {}
     try:
-        return program.input_value([data, *(variables.get(v) for v in VARIABLES)]).all()
-    except ValueError as exc:
+        payload = json.dumps([data, *(variables.get(v) for v in VARIABLES)])
+    except (TypeError, ValueError) as exc:
+        raise ExpressionError(f"the data is not JSON: {exc}") from None
+    try:
+        return jqeval.run(program, payload, prefix=_PRELUDE, variables=_BOUND)
+    except jqeval.JqLimitExceeded as exc:
+        raise ExpressionLimit(exc.limit, str(exc)) from None
+    except jqeval.JqError as exc:
         raise ExpressionError(str(exc).strip()) from None
 
 

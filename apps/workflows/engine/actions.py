@@ -17,10 +17,12 @@ from datetime import timedelta
 from typing import Any
 
 from temporalio import workflow
+from temporalio.common import SearchAttributePair, TypedSearchAttributes
 from temporalio.exceptions import is_cancelled_exception
 from temporalio.workflow import ParentClosePolicy
 
-from apps.workflows.dsl.expressions import ExpressionError, interpolate, is_true
+from apps.core import search_attributes as sa
+from apps.workflows.dsl.expressions import is_true
 from apps.workflows.dsl.model import Action, Branch, FunctionDef, FunctionRef, State
 from apps.workflows.engine import data as datamod
 from apps.workflows.engine import errors
@@ -127,10 +129,7 @@ async def call_function(
     queue = task_queue(queue)
     selection = ref.selection_set
     if selection and "${" in selection:
-        try:
-            selection = interpolate(selection, data, run.ev.variables, run.ev.functions)
-        except ExpressionError as exc:
-            raise WorkflowError(errors.EXPRESSION_ERROR, str(exc)) from None
+        selection = run.ev.interpolate(selection, data)
     call = FunctionCall(
         instance_id=run.inp.instance_id,
         state=scope.name,
@@ -215,6 +214,19 @@ async def call_event(
     return event_payload(event_def, consumed[ref.result_event_ref])
 
 
+def _child_search_attributes(resolved: SubflowResolved) -> TypedSearchAttributes | None:
+    """A child gets xflow's search attributes when its parent has them (so they exist)."""
+    if workflow.info().typed_search_attributes.get(sa.STATUS) is None:
+        return None
+    return TypedSearchAttributes(
+        [
+            SearchAttributePair(sa.DEFINITION, resolved.definition_key),
+            SearchAttributePair(sa.VERSION, resolved.version),
+            SearchAttributePair(sa.STATUS, "running"),
+        ]
+    )
+
+
 async def call_subflow(run: Run, scope: Scope, action: Action, data: Any) -> Any:
     """subFlowRef: a child interpreter workflow; sync waits for its output, async does not."""
     ref = action.sub_flow_ref
@@ -241,6 +253,7 @@ async def call_subflow(run: Run, scope: Scope, action: Action, data: Any) -> Any
         parent_instance_id=run.inp.instance_id,
     )
     child_id = workflow_id_for(resolved.instance_id)
+    attributes = _child_search_attributes(resolved)
     if ref.invoke == "async":
         policy = (
             ParentClosePolicy.ABANDON
@@ -253,6 +266,7 @@ async def call_subflow(run: Run, scope: Scope, action: Action, data: Any) -> Any
             id=child_id,
             task_queue=workflow.info().task_queue,
             parent_close_policy=policy,
+            search_attributes=attributes,
         )
         run.note(
             "subflow_started", scope.name, workflow=ref.workflow_id, instance=resolved.instance_id
@@ -265,6 +279,7 @@ async def call_subflow(run: Run, scope: Scope, action: Action, data: Any) -> Any
         id=child_id,
         task_queue=workflow.info().task_queue,
         parent_close_policy=ParentClosePolicy.TERMINATE,
+        search_attributes=attributes,
     )
 
 

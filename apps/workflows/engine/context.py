@@ -15,6 +15,7 @@ from typing import Any
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 
+from apps.core import search_attributes as sa
 from apps.workflows.dsl.durations import DurationError, parse_duration
 from apps.workflows.dsl.model import Workflow
 from apps.workflows.engine import live
@@ -139,6 +140,12 @@ class Run:
         self.note("state", state)
         self.publish()
 
+    def show_status(self, status: str) -> None:
+        """Keep the XflowStatus search attribute current (only on workflows started with it:
+        the check reads the run's own start, so replays decide the same)."""
+        if workflow.info().typed_search_attributes.get(sa.STATUS) is not None:
+            workflow.upsert_search_attributes([sa.STATUS.value_set(status)])
+
     def publish(self) -> None:
         """Show operators where the instance is now (best effort, see `engine.live`)."""
         fresh = self.timeline[self.published :]
@@ -185,6 +192,8 @@ class Run:
         self, status: str, *, output: Any = None, error: dict[str, Any] | None = None
     ) -> None:
         """Send status + new timeline entries to the Postgres mirror (a local activity: cheap)."""
+        if status != self.status:
+            self.show_status(status)
         self.status = status
         fresh = self.timeline[self.reported :]
         self.reported = len(self.timeline)

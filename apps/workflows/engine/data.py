@@ -11,13 +11,14 @@ from typing import Any
 
 from apps.workflows.dsl.expressions import (
     ExpressionError,
+    ExpressionLimit,
     evaluate,
     evaluate_path,
     interpolate,
     is_expression,
 )
 from apps.workflows.dsl.model import ActionDataFilter, EventDataFilter, EventDef, StateDataFilter
-from apps.workflows.engine.errors import EXPRESSION_ERROR, WorkflowError
+from apps.workflows.engine.errors import EXPRESSION_ERROR, EXPRESSION_LIMIT, WorkflowError
 
 FunctionTable = tuple[tuple[str, str], ...]
 
@@ -33,13 +34,20 @@ class Evaluator:
         try:
             return evaluate(text, data, self.variables, self.functions)
         except ExpressionError as exc:
-            raise WorkflowError(EXPRESSION_ERROR, f"{text.strip()}: {exc}") from None
+            raise _failure(text, exc) from None
 
     def path(self, text: str, data: Any) -> list[Any]:
         try:
             return evaluate_path(text, data, self.variables, self.functions)
         except ExpressionError as exc:
-            raise WorkflowError(EXPRESSION_ERROR, f"{text.strip()}: {exc}") from None
+            raise _failure(text, exc) from None
+
+    def interpolate(self, text: str, data: Any) -> str:
+        """Replace each `${ }` embedded in a longer text (e.g. a GraphQL selection set)."""
+        try:
+            return interpolate(text, data, self.variables, self.functions)
+        except ExpressionError as exc:
+            raise _failure(text, exc) from None
 
     def resolve(self, value: Any, data: Any) -> Any:
         """Evaluate `${ }` strings inside objects/arrays; other values stay literal."""
@@ -57,10 +65,7 @@ class Evaluator:
     def template(self, value: Any, data: Any) -> Any:
         """Like resolve, and `${ }` embedded in a longer text is replaced by its value."""
         if isinstance(value, str) and "${" in value and not is_expression(value):
-            try:
-                return interpolate(value, data, self.variables, self.functions)
-            except ExpressionError as exc:
-                raise WorkflowError(EXPRESSION_ERROR, f"{value.strip()}: {exc}") from None
+            return self.interpolate(value, data)
         if isinstance(value, list):
             return [self.template(v, data) for v in value]
         return self.resolve(value, data)
@@ -72,6 +77,12 @@ class Evaluator:
         if isinstance(spec, str):
             return self(spec, data)
         return self.resolve(spec, data)
+
+
+def _failure(text: str, exc: ExpressionError) -> WorkflowError:
+    """ExpressionError, or expression_limit when the evaluator stopped the expression."""
+    code = EXPRESSION_LIMIT if isinstance(exc, ExpressionLimit) else EXPRESSION_ERROR
+    return WorkflowError(code, f"{text.strip()}: {exc}")
 
 
 def merge(target: Any, source: Any) -> Any:

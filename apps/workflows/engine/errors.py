@@ -24,6 +24,7 @@ from temporalio.exceptions import (
     TimeoutError,
 )
 
+from apps.core.jqeval import JqStopped
 from apps.workflows.dsl.durations import DurationError, parse_duration
 from apps.workflows.dsl.model import Action, ErrorHandler, RetryDef, Workflow
 from apps.workflows.engine.contracts import FUNCTION_ERROR
@@ -36,6 +37,10 @@ DATA_ERROR = "DataError"
 TASK_DELETED = "TaskDeleted"
 SUBFLOW_FAILED = "SubflowFailed"
 INVALID_INPUT = "InvalidInput"
+# An expression stopped by the evaluator's limits (apps.core.jqeval; PRODUCT.md §8). Named as
+# issue 8 asked; matched case-insensitively like every code, so `ExpressionLimit`-style
+# spellings do not match it: use this exact code in `errors[].code`.
+EXPRESSION_LIMIT = "expression_limit"
 
 # The runtime default strategy for autoRetries (spec: unlimited attempts, 1 s, multiplier 2);
 # we cap the delay so an instance keeps probing a broken service at least every 5 minutes.
@@ -69,6 +74,10 @@ def from_exception(exc: BaseException) -> WorkflowError:
     """Turn what an activity or child workflow raised into a WorkflowError."""
     if isinstance(exc, WorkflowError):
         return exc
+    if isinstance(exc, JqStopped):
+        # The worker is stopping mid-expression: fail the workflow task (Temporal retries it
+        # on a running worker) rather than record an error the definition never caused.
+        raise exc
     cause = exc
     while isinstance(cause, ActivityError | ChildWorkflowError) and cause.cause is not None:
         cause = cause.cause

@@ -121,6 +121,10 @@ def interpreter_runner() -> Any:
     from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
     restrictions = SandboxRestrictions.default.with_passthrough_modules(
-        "apps.workflows.engine", "apps.workflows.dsl", "jq"
+        "apps.workflows.engine",
+        "apps.workflows.dsl",
+        "apps.core.jqeval",
+        "apps.core.search_attributes",
+        "jq",
     )
     return SandboxedWorkflowRunner(restrictions=restrictions)

@@ -34,6 +34,7 @@ class LiveWriter:
         self.stopping = threading.Event()
         self.thread: threading.Thread | None = None
         self.lock = threading.Lock()
+        self.flushing = threading.Lock()  # held while a batch is written
 
     def put(self, update: dict[str, Any]) -> None:
         self.queue.append(update)
@@ -47,7 +48,12 @@ class LiveWriter:
                 self.thread.start()
 
     def flush(self) -> int:
-        """Write what is queued now; the number of rows updated."""
+        """Write what is queued now; the number of rows updated. When it returns, no batch
+        taken before the call is still being written."""
+        with self.flushing:
+            return self._flush()
+
+    def _flush(self) -> int:
         batch = []
         while self.queue:
             try:
@@ -90,6 +96,12 @@ def install() -> LiveWriter:
         live.install(_writer.put)
         atexit.register(_writer.stop)
     return _writer
+
+
+def flush_now() -> None:
+    """Write the queued progress of this process now (tests, before tables are emptied)."""
+    if _writer is not None:
+        _writer.flush()
 
 
 def uninstall() -> None:

@@ -140,25 +140,32 @@ def coalesce(updates: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
 
 
 def apply_live_updates(updates: list[dict[str, Any]]) -> int:
-    """Write a batch of live progress; updates older than the row's state are ignored."""
+    """Write a batch of live progress; updates older than the row's state are ignored.
+
+    Lock order: the instance rows first (sorted), then their timeline entries — the same
+    order as `apply_instance_change`, so a durable report and a flush never deadlock.
+    """
     merged = coalesce(updates)
     if not merged:
         return 0
-    known = {
-        str(pk)
-        for pk in WorkflowInstance.objects.filter(pk__in=list(merged)).values_list("pk", flat=True)
-    }
-    rows = []
-    for key in known:
-        rows.extend(timeline_rows(key, merged[key]["timeline"]))
     now = timezone.now()
     applied = 0
     with transaction.atomic():
+        locked = list(
+            WorkflowInstance.objects.select_for_update()
+            .filter(pk__in=list(merged))
+            .order_by("pk")
+            .only("pk", "status", "engine_seq")
+        )
+        rows = []
+        for instance in locked:
+            rows.extend(timeline_rows(instance.pk, merged[str(instance.pk)]["timeline"]))
         InstanceEvent.objects.bulk_create(rows, ignore_conflicts=True)
-        for key in sorted(known):  # a fixed order: concurrent flushers never deadlock
-            update = merged[key]
+        for instance in locked:
+            update = merged[str(instance.pk)]
             seq = _max_seq(int(update.get("seq") or 0), update["timeline"])
-            status = update.get("status")
+            if instance.status not in OPEN or seq <= instance.engine_seq:
+                continue  # a durable report (or a newer update) got there first
             fields: dict[str, Any] = {
                 "current_states": update.get("current_states") or [],
                 "visited_states": update.get("visited_states") or [],
@@ -166,9 +173,7 @@ def apply_live_updates(updates: list[dict[str, Any]]) -> int:
                 "engine_seq": seq,
                 "updated_at": now,
             }
-            if status in (InstanceStatus.RUNNING, InstanceStatus.WAITING):
-                fields["status"] = status
-            applied += WorkflowInstance.objects.filter(
-                pk=key, status__in=OPEN, engine_seq__lt=seq
-            ).update(**fields)
+            if update.get("status") in (InstanceStatus.RUNNING, InstanceStatus.WAITING):
+                fields["status"] = update["status"]
+            applied += WorkflowInstance.objects.filter(pk=instance.pk).update(**fields)
     return applied

@@ -31,6 +31,9 @@ from apps.workflows.models import InstanceEvent, InstanceStatus, WorkflowInstanc
 log = logging.getLogger("xflow.workflows.starts")
 
 START_TIMEOUT_SECONDS = 15
+# Set when the namespace turned out not to have xflow's search attributes (a cluster whose
+# operator has not created them yet): later starts go without them instead of failing.
+_search_attributes_missing = False
 # Temporal's clock and ours may differ a little: a run that started this long before the
 # request still counts as the one the request asked for.
 CLOCK_SKEW = timedelta(seconds=5)
@@ -59,6 +62,32 @@ def build_params(instance: WorkflowInstance) -> InterpreterInput:
     )
 
 
+def _search_attributes(instance: WorkflowInstance):
+    """Definition, version, business key and status, for Temporal's own list queries."""
+    from temporalio.common import SearchAttributePair, TypedSearchAttributes
+
+    from apps.core import search_attributes as sa
+
+    pairs = [
+        SearchAttributePair(sa.DEFINITION, instance.definition_key),
+        SearchAttributePair(sa.VERSION, instance.version),
+        SearchAttributePair(sa.STATUS, InstanceStatus.RUNNING.value),
+    ]
+    if instance.business_key:
+        pairs.append(SearchAttributePair(sa.BUSINESS_KEY, instance.business_key))
+    return TypedSearchAttributes(pairs)
+
+
+def _lacks_search_attributes(exc: Exception) -> bool:
+    from temporalio.service import RPCError, RPCStatusCode
+
+    return (
+        isinstance(exc, RPCError)
+        and exc.status == RPCStatusCode.INVALID_ARGUMENT
+        and "search attribute" in str(exc).lower()
+    )
+
+
 def _start_in_temporal(instance: WorkflowInstance, params: InterpreterInput) -> str:
     """Start (or signal-with-start) the workflow; the run id. Raises on any refusal."""
     from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
@@ -67,7 +96,7 @@ def _start_in_temporal(instance: WorkflowInstance, params: InterpreterInput) -> 
     start_event = spec.get("start_event")
     retry = spec.get("kind") == "retry"
 
-    async def start(client):
+    async def start(client, with_attributes: bool):
         kwargs: dict[str, Any] = {}
         if start_event is not None:
             # Signal-with-start: the event is in the history before the first workflow task.
@@ -75,6 +104,8 @@ def _start_in_temporal(instance: WorkflowInstance, params: InterpreterInput) -> 
             kwargs = {"start_signal": SIGNAL_EVENT, "start_signal_args": [start_event]}
         else:
             kwargs = {"id_conflict_policy": WorkflowIDConflictPolicy.FAIL}
+        if with_attributes:
+            kwargs["search_attributes"] = _search_attributes(instance)
         handle = await client.start_workflow(
             INTERPRETER_WORKFLOW,
             params,
@@ -96,7 +127,20 @@ def _start_in_temporal(instance: WorkflowInstance, params: InterpreterInput) -> 
         )
         return handle.result_run_id or handle.first_execution_run_id or ""
 
-    return temporal.call(start, timeout=START_TIMEOUT_SECONDS)
+    global _search_attributes_missing
+    if not _search_attributes_missing:
+        try:
+            return temporal.call(lambda c: start(c, True), timeout=START_TIMEOUT_SECONDS)
+        except Exception as exc:
+            if not _lacks_search_attributes(exc):
+                raise
+            _search_attributes_missing = True
+            log.warning(
+                "the Temporal namespace lacks xflow's search attributes (%s); starting "
+                "without them. Create them: `manage.py temporal_setup` (see the README).",
+                exc,
+            )
+    return temporal.call(lambda c: start(c, False), timeout=START_TIMEOUT_SECONDS)
 
 
 def _describe(workflow_id: str) -> Any | None:

@@ -50,6 +50,7 @@ class IssueCode(StrEnum):
     NUM_COMPLETED = "num_completed"
     # values
     EXPRESSION = "expression"
+    EXPRESSION_REFUSED = "expression_refused"  # a builtin reading the environment, clock, ...
     EXPRESSION_LANGUAGE = "expression_language"
     DURATION = "duration"
     SCHEDULE = "schedule"

@@ -8,7 +8,7 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
-import jq
+from apps.core import jqeval
 
 from ..durations import DurationError, is_strict_duration, parse_duration
 from ..expressions import FN_REFERENCE, VARIABLES, is_expression, strip_wrapper
@@ -62,13 +62,14 @@ def _compile_problem(text: str) -> str | None:
     # itself is checked separately, so compile the rest with a neutral stand-in.
     body = FN_REFERENCE.sub("(.)", body)
     try:
-        # Compiled bare (not with the engine's prelude) so messages show the author's text.
-        jq.compile(body, args=dict.fromkeys(VARIABLES))
-    except ValueError as exc:
-        return _plain_jq_error(str(exc))
+        # Compiled bare (not with the engine's prelude) so messages show the author's text;
+        # in the evaluator's child, since jq folds constants (`"x" * 1e10`) while compiling.
+        problem = jqeval.compile_problem(body, VARIABLES)
+    except jqeval.JqLimitExceeded as exc:
+        return f"compiling it was stopped: {exc}"
     except Exception as exc:  # noqa: BLE001 - jq must never crash validation
         return str(exc) or "the expression does not compile"
-    return None
+    return _plain_jq_error(problem) if problem else None
 
 
 def _plain_jq_error(raw: str) -> str:
@@ -174,12 +175,21 @@ class _ExpressionChecker:
                 self.skipped += 1
                 return
             self.seen.add(text)
+        body = strip_wrapper(text)
+        refused = jqeval.refused_uses(body)
+        for use in refused:
+            message = (
+                f"the expression {show(text)} uses {use.name}, which is not available in"
+                f" expressions: {use.reason}"
+            )
+            yield issue(path, IssueCode.EXPRESSION_REFUSED, message)
+        if refused:
+            return
         problem = expression_problem(text)
         if problem:
             message = f"the expression {show(text)} does not compile: {problem}"
             yield issue(path, IssueCode.EXPRESSION, message)
             return
-        body = strip_wrapper(text)
         for name in FN_REFERENCE.findall(body):
             yield from self._function_reference(name, path)
         for scope, name in _VARIABLE_USE.findall(body):

@@ -38,13 +38,18 @@ async def call_function(call: FunctionCall) -> Any:
         _check_result_size(result, call)
         return result
     except CallError as exc:
+        from apps.workflows.masking import masked_log_args  # the store lives in the database
+
         logger.warning(
             "function %r of instance %s (state %s) failed: %s %s",
-            call.function.get("name"),
-            call.instance_id,
-            call.state,
-            exc.code,
-            exc.message,
+            *await masked_log_args(
+                call.instance_id,
+                call.function.get("name"),
+                call.instance_id,
+                call.state,
+                exc.code,
+                exc.message,
+            ),
         )
         raise application_error(exc) from None
 

@@ -5,6 +5,7 @@ import threading
 
 from django.core.management.base import BaseCommand
 
+from apps.core.heartbeat import Heartbeat
 from apps.workflows.bridge import run_bridge
 
 
@@ -24,4 +25,8 @@ class Command(BaseCommand):
         stop = threading.Event()
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, lambda *_: stop.set())
-        run_bridge(stop, topics=topics)
+        beating = Heartbeat("bridge").start()  # /readyz: the bridge is running
+        try:
+            run_bridge(stop, topics=topics)
+        finally:
+            beating.stop()
