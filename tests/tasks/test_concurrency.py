@@ -65,3 +65,40 @@ def test_eight_claimers_on_one_queue_never_double_claim(people, make_user, make_
     assert outcomes.count(200) == len(tasks)  # each task claimed exactly once
     claimed = TaskEvent.objects.filter(event_type="claimed", task__in=tasks)
     assert claimed.count() == len(tasks)
+
+
+def test_closing_an_instance_while_someone_claims_its_task_does_not_deadlock(people, make_task):
+    from apps.core.errors import Conflict
+    from apps.tasks.services import do_cancel_tasks_of_instance
+    from apps.workflows.models import WorkflowDefinition, WorkflowInstance
+
+    definition = WorkflowDefinition.objects.create(
+        key="k", version="1", source="{}", document={"id": "k"}, status="published"
+    )
+    instance = WorkflowInstance.objects.create(
+        definition=definition, definition_key="k", version="1", workflow_id="xflow-k"
+    )
+    task = make_task()
+    task.__class__.objects.filter(pk=task.pk).update(instance=instance)
+    outcome: list = []
+
+    def claim():
+        try:
+            do_claim_task(task, user=people["candidate"])
+            outcome.append("claimed")
+        except Conflict as exc:
+            outcome.append(exc.message)
+        except Exception as exc:  # a deadlock would land here (or in the closing side)
+            outcome.append(repr(exc))
+        finally:
+            connection.close()
+
+    claimer = threading.Thread(target=claim)
+    with transaction.atomic():
+        # closing the instance: its row FOR UPDATE (as the mirror and cancel do), then tasks
+        WorkflowInstance.objects.select_for_update().get(pk=instance.pk)
+        claimer.start()
+        time.sleep(0.5)  # the claim is under way, waiting on a lock
+        assert do_cancel_tasks_of_instance(instance) == 1
+    claimer.join(10)
+    assert outcome == ["This task is cancelled; it can no longer be changed."]

@@ -6,12 +6,13 @@ transaction; emails and the workflow's signal go out after the commit."""
 from __future__ import annotations
 
 import json
+import uuid
 from datetime import datetime
 from typing import Any
 
 import jsonschema
 from django.contrib.auth import get_user_model
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from apps.core.errors import NotFound, ServiceError
@@ -30,13 +31,28 @@ MAX_DATA_BYTES = 1024 * 1024
 MAX_COMMENT_LENGTH = 10_000
 
 
+# The instance's row first (FOR KEY SHARE, which an instance's own changes do not block):
+# closing an instance locks its row FOR UPDATE and then cancels its tasks, and a change of a
+# task writes outbox rows that reference the instance. Taking the instance before the task
+# gives both the same lock order: one waits, neither deadlocks.
+_LOCK_INSTANCE = """
+SELECT 1 FROM workflows_workflowinstance
+WHERE id = (SELECT instance_id FROM tasks_usertask WHERE id = %s) FOR KEY SHARE
+"""
+
+
 def lock(task: UserTask | Any) -> UserTask:
-    """The task's row, locked until the transaction ends.
+    """The task's row, locked until the transaction ends (after its instance's, see above).
 
     No join: after waiting for a concurrent change, PostgreSQL re-reads the locked row but
     not the rows joined to it, so a joined assignee would be the one from before the wait.
     """
-    pk = task.pk if isinstance(task, UserTask) else task
+    try:
+        pk = uuid.UUID(str(task.pk if isinstance(task, UserTask) else task))
+    except ValueError:
+        raise NotFound(NOT_FOUND_MESSAGE, code=TaskErrorCode.TASK_NOT_FOUND) from None
+    with connection.cursor() as cur:
+        cur.execute(_LOCK_INSTANCE, [pk])
     locked = UserTask.objects.select_for_update().filter(pk=pk).first()
     if locked is None:
         raise NotFound(NOT_FOUND_MESSAGE, code=TaskErrorCode.TASK_NOT_FOUND)

@@ -40,6 +40,10 @@ GROUP_PERMISSIONS = {
         "authtoken.add_tokenproxy",
         "authtoken.delete_tokenproxy",
         "core.view_platformevent",
+        # user tasks: see all, reassign, cancel (delete) — the admin's task pages
+        "tasks.view_usertask",
+        "tasks.assign_usertask",
+        "tasks.delete_usertask",
     ],
     "employees": [],
     "hr": [],
