@@ -39,6 +39,7 @@ from apps.workflows.models import InstanceStatus, WorkflowInstance
 from apps.workflows.services.definitions import do_save_definition
 from apps.workflows.services.instances import do_start_instance
 from apps.workflows.services.secrets import do_set_secret
+from tests.security.unharmed import wait_live_writer_idle
 from tests.workflows.conftest import engine_worker, wait_for_instance  # noqa: F401  (fixture)
 from xflow_site.wsgi import application
 
@@ -144,6 +145,7 @@ def _terminate_open_workflows() -> None:
     if workflow_ids:
         temporal.call(terminate)
         time.sleep(0.3)  # let the activities of those runs finish
+    wait_live_writer_idle()
 
 
 def _naming_real_objects(case, world: dict):

@@ -15,7 +15,9 @@ import math
 from typing import Any
 
 from django.conf import settings
-from rest_framework import exceptions, parsers, status
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
+from django.http import QueryDict
+from rest_framework import exceptions, parsers, renderers, status
 
 from apps.core.errors import ErrorCode
 
@@ -73,8 +75,13 @@ def _too_large(size: int | None, limit: int) -> PayloadTooLarge:
     return PayloadTooLarge(f"The request body is {what}; the limit here is {limit:,} bytes.")
 
 
-class JSONParser(BoundedParser, parsers.JSONParser):
+class JSONParser(BoundedParser):
     """JSON, bounded in size and depth, without NUL, lone surrogates or non-finite numbers."""
+
+    # Not a subclass of DRF's JSONParser on purpose: DRF reads those bodies whole
+    # (`request.body`) before parsing; this one reads through its own capped stream.
+    media_type = "application/json"
+    renderer_class = renderers.JSONRenderer
 
     def parse(self, stream, media_type=None, parser_context=None):
         raw = self.read_body(stream, parser_context)
@@ -140,7 +147,9 @@ def check_text(text: str, where: str, *, what: str = "a string") -> None:
     """Refuse a NUL character or an unpaired surrogate (400, naming where it is)."""
     problem = text_problem(text)
     if problem:
-        shown = where if len(where) <= 200 else where[:200] + "..."
+        # Shown escaped: the answer is JSON text, and a surrogate cannot be encoded in it.
+        shown = where[:200].encode("utf-8", "backslashreplace").decode("utf-8")
+        shown = shown.replace("\x00", "\\u0000") + ("..." if len(where) > 200 else "")
         raise exceptions.ParseError(f"{what.capitalize()} at '{shown}' contains {problem}.")
 
 
@@ -155,12 +164,18 @@ def text_problem(text: str) -> str | None:
     return None
 
 
-class FormParser(BoundedParser, parsers.FormParser):
-    """URL-encoded forms (sign-in), refused with 413 from their Content-Length."""
+class FormParser(BoundedParser):
+    """URL-encoded forms (sign-in), bounded like every body."""
+
+    media_type = "application/x-www-form-urlencoded"
 
     def parse(self, stream, media_type=None, parser_context=None):
-        self.check_declared_length(parser_context)
-        return super().parse(stream, media_type, parser_context)
+        raw = self.read_body(stream, parser_context)
+        encoding = (parser_context or {}).get("encoding", settings.DEFAULT_CHARSET)
+        try:
+            return QueryDict(raw, encoding=encoding)
+        except TooManyFieldsSent:
+            raise exceptions.ParseError("The form has too many fields.") from None
 
 
 class MultiPartParser(BoundedParser, parsers.MultiPartParser):
@@ -168,7 +183,12 @@ class MultiPartParser(BoundedParser, parsers.MultiPartParser):
 
     def parse(self, stream, media_type=None, parser_context=None):
         self.check_declared_length(parser_context)
-        return super().parse(stream, media_type, parser_context)
+        try:
+            return super().parse(stream, media_type, parser_context)
+        except (TooManyFieldsSent, TooManyFilesSent):
+            raise exceptions.ParseError("The form has too many fields or files.") from None
+        except RequestDataTooBig:
+            raise _too_large(None, self.limit()) from None
 
 
 class TextParser(BoundedParser):
