@@ -13,6 +13,7 @@ The run is deterministic (fixed seed, derandomized, no example database) so CI c
 
 from __future__ import annotations
 
+import os
 import time
 import uuid
 
@@ -51,11 +52,11 @@ pytestmark = [
 
 # Generated requests per operation (beside the schema's examples and boundary cases): enough
 # to find a crash or a wrong shape, few enough for the run to take about two minutes on two
-# busy cores.
-MAX_EXAMPLES = 10
+# busy cores. A deeper look: XFLOW_CONTRACT_EXAMPLES=200 XFLOW_CONTRACT_SEED=7 pytest <this>.
+MAX_EXAMPLES = int(os.environ.get("XFLOW_CONTRACT_EXAMPLES", "10"))
 CONFIG = SchemathesisConfig.from_dict(
     {
-        "seed": 20260131,
+        "seed": int(os.environ.get("XFLOW_CONTRACT_SEED", "20260131")),
         "generation": {
             "max-examples": MAX_EXAMPLES,
             "deterministic": True,
