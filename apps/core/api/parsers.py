@@ -134,8 +134,8 @@ def check_value(value: Any) -> None:
             pairs = item.items() if isinstance(item, dict) else enumerate(item)
             for key, child in pairs:
                 if isinstance(key, str):
-                    check_text(key, f"{path}.{key}" if path else key, what="a key")
                     child_path = f"{path}.{key}" if path else key
+                    check_text(key, child_path, what="a key")
                 else:
                     child_path = f"{path}[{key}]"
                 stack.append((child, depth + 1, child_path))
