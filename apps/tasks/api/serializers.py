@@ -7,7 +7,7 @@ definitions that make the tasks spell them.
 from __future__ import annotations
 
 from django.utils import timezone
-from drf_spectacular.utils import extend_schema_field
+from drf_spectacular.utils import extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
 
 from apps.tasks.keyset import ORDERINGS
@@ -283,6 +283,7 @@ class TaskQuerySerializer(serializers.Serializer):
         return values
 
 
+@extend_schema_serializer(many=False)  # the list's answer is one page object, not an array
 class TaskPageSerializer(serializers.Serializer):
     next = serializers.URLField(
         allow_null=True, help_text="The next page (same filters and ordering); null at the end."
