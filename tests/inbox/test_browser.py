@@ -1,0 +1,179 @@
+"""The inbox in a real browser (headless Chromium through playwright) against a live server
+and the production worker: sign in, find the task in the queue, claim it, choose an outcome,
+and watch the process move on. Once with a mouse on a desktop screen, once on a phone-sized
+screen with the keyboard alone."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+
+import pytest
+
+from apps.tasks.models import UserTask
+from apps.workflows.services.definitions import do_save_definition
+from apps.workflows.services.instances import do_start_instance
+
+from .conftest import leave_process, wait_for_instance
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+LAUNCH_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+sync_api = pytest.importorskip(
+    "playwright.sync_api", reason="playwright is not installed (pip install -r requirements.txt)"
+)
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("engine_worker"),
+    pytest.mark.skipif(
+        not os.access(CHROMIUM, os.X_OK),
+        reason="no Chromium: apt-get install chromium chromium-driver fonts-liberation "
+        "(make test installs them when it may)",
+    ),
+]
+
+PASSWORD = "pw-for-tests-1"  # make_user's
+
+
+@pytest.fixture
+def chromium(live_server, transactional_db, monkeypatch):
+    """A headless Chromium for one test, started after the database and the live server and
+    closed before them."""
+    # Playwright's sync API keeps an event loop running on this thread (in a greenlet), so
+    # Django takes the test's own ORM calls for calls from async code. They are not: nothing
+    # else runs on this thread while they do.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
+        yield browser
+        browser.close()
+
+
+def start_process(title: str):
+    """A published process whose first state is a task for the hr group, then `Book`."""
+    document = leave_process()
+    document["states"][0]["title"] = title
+    definition, _ = do_save_definition(source=document, user=None, publish=True)
+    assert definition.status == "published", definition.issues
+    instance = do_start_instance(definition=definition, input={"employee": "Ann", "days": 3})
+    deadline = time.monotonic() + 30
+    while not UserTask.objects.filter(instance_id=instance.pk).exists():
+        assert time.monotonic() < deadline, "the worker made no task"
+        time.sleep(0.05)
+    wait_for_instance(instance.pk, statuses=("waiting",))
+    return instance
+
+
+def task_rows(page) -> list[str]:
+    return page.locator('td[data-label="Task"] a').all_inner_texts()
+
+
+def tab_to(page, name: str, limit: int = 60) -> int:
+    """Press Tab until the focused element's text is `name` (a tab's count may follow); the
+    presses it took."""
+    for presses in range(1, limit + 1):
+        page.keyboard.press("Tab")
+        focused = page.evaluate(
+            "() => (document.activeElement.innerText || document.activeElement.value || '').trim()"
+        )
+        if focused == name or focused.startswith(name + " "):
+            return presses
+    raise AssertionError(f"{name!r} is not reachable with Tab within {limit} presses")
+
+
+def no_sideways_scrolling(page) -> bool:
+    return page.evaluate("() => document.documentElement.scrollWidth <= window.innerWidth + 1")
+
+
+def test_sign_in_claim_complete_and_the_process_moves_on(live_server, chromium, make_user):
+    make_user("carol", groups=["hr"])
+    instance = start_process("Leave for Ann (desktop)")
+    context = chromium.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+
+    page.goto(f"{live_server.url}/inbox/")
+    assert "/inbox/login/" in page.url  # signing in first
+    page.get_by_label("Username").fill("carol")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    assert page.get_by_role("heading", level=1).inner_text() == "My tasks"
+
+    tabs = page.get_by_role("navigation", name="Task lists")
+    tabs.get_by_role("link", name="Queue").click()
+    assert "Leave for Ann (desktop)" in task_rows(page)
+    page.get_by_role("link", name="Leave for Ann (desktop)").click()
+    # what the task is about, without JSON
+    assert page.locator("dl.data dt", has_text="Employee").count() == 1
+    page.get_by_role("button", name="Claim this task").click()
+    assert "You claimed" in page.get_by_role("status").first.inner_text()
+
+    page.get_by_role("button", name="Approve").click()
+    assert (
+        "You completed “Leave for Ann (desktop)” with “Approve”"
+        in page.get_by_role("status").first.inner_text()
+    )
+    assert "Leave for Ann (desktop)" not in task_rows(page)  # gone from My tasks
+    tabs.get_by_role("link", name="Completed").click()
+    assert task_rows(page) == ["Leave for Ann (desktop)"]
+
+    finished = wait_for_instance(instance.pk)
+    assert finished.status == "completed" and finished.output["booked"] is True
+    page.get_by_role("link", name="Leave for Ann (desktop)").click()
+    assert "The process is completed" in page.locator("#where-h + p").inner_text()
+    assert page.locator("img[alt^='Diagram of the process']").evaluate(
+        "img => img.complete && img.naturalWidth > 0"
+    )
+    context.close()
+
+
+def test_on_a_phone_with_the_keyboard_alone(live_server, chromium, make_user):
+    make_user("carol", groups=["hr"])
+    instance = start_process("Leave for Ann (phone)")
+    context = chromium.new_context(
+        viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True
+    )
+    page = context.new_page()
+
+    page.goto(f"{live_server.url}/inbox/login/")
+    # the sign-in page starts in the username field
+    assert page.evaluate("() => document.activeElement.name") == "username"
+    page.keyboard.type("carol")
+    page.keyboard.press("Tab")
+    page.keyboard.type(PASSWORD)
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"{live_server.url}/inbox/")
+    assert no_sideways_scrolling(page)
+    page.keyboard.press("Tab")  # the first stop of every page is the skip link
+    assert page.evaluate("() => document.activeElement.innerText") == "Skip to content"
+
+    tab_to(page, "Queue")
+    page.keyboard.press("Enter")
+    page.wait_for_url("**/inbox/?view=queue")
+    assert no_sideways_scrolling(page)
+    tab_to(page, "Leave for Ann (phone)")
+    page.keyboard.press("Enter")
+    page.wait_for_url("**/inbox/tasks/*/")
+    assert no_sideways_scrolling(page)
+    tab_to(page, "Claim this task")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("text=You claimed")
+
+    presses = tab_to(page, "Approve")
+    assert presses < 30  # the outcome comes early in the page's order
+    focus_ring = page.evaluate("() => getComputedStyle(document.activeElement).outlineStyle")
+    assert focus_ring != "none"  # the focused button is visibly marked
+    page.keyboard.press("Enter")
+    page.wait_for_selector("text=You completed")
+    assert "Leave for Ann (phone)" not in task_rows(page)
+    finished = wait_for_instance(instance.pk)
+    assert finished.status == "completed" and finished.output["booked"] is True
+    context.close()
