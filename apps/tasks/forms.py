@@ -176,6 +176,7 @@ class TaskDataForm(forms.Form):
     prefix = "data"
 
     def __init__(self, *args, schema: dict | None = None, partial: bool = False, **kwargs):
+        kwargs.setdefault("label_suffix", "")
         super().__init__(*args, **kwargs)
         self.keys: dict[str, str] = {}  # field name -> the data's key
         self.unsupported: list[str] = []

@@ -73,10 +73,6 @@ def start_process(title: str):
     return instance
 
 
-def task_rows(page) -> list[str]:
-    return page.locator('td[data-label="Task"] a').all_inner_texts()
-
-
 def tab_to(page, name: str, limit: int = 60) -> int:
     """Press Tab until the focused element's text is `name` (a tab's count may follow); the
     presses it took."""
@@ -95,42 +91,47 @@ def no_sideways_scrolling(page) -> bool:
 
 
 def test_sign_in_claim_complete_and_the_process_moves_on(live_server, chromium, make_user):
+    expect = sync_api.expect
     make_user("carol", groups=["hr"])
     instance = start_process("Leave for Ann (desktop)")
     context = chromium.new_context(viewport={"width": 1280, "height": 900})
     page = context.new_page()
+    rows = page.locator('td[data-label="Task"] a')
 
     page.goto(f"{live_server.url}/inbox/")
     assert "/inbox/login/" in page.url  # signing in first
     page.get_by_label("Username").fill("carol")
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
-    assert page.get_by_role("heading", level=1).inner_text() == "My tasks"
+    expect(page.get_by_role("heading", level=1)).to_have_text("My tasks")
 
     tabs = page.get_by_role("navigation", name="Task lists")
     tabs.get_by_role("link", name="Queue").click()
-    assert "Leave for Ann (desktop)" in task_rows(page)
+    expect(page.get_by_role("heading", level=1)).to_have_text("Queue")
+    expect(rows).to_contain_text(["Leave for Ann (desktop)"])
     page.get_by_role("link", name="Leave for Ann (desktop)").click()
     # what the task is about, without JSON
-    assert page.locator("dl.data dt", has_text="Employee").count() == 1
+    expect(page.locator("dl.data dt", has_text="Employee")).to_have_count(1)
     page.get_by_role("button", name="Claim this task").click()
-    assert "You claimed" in page.get_by_role("status").first.inner_text()
+    expect(page.get_by_role("status")).to_contain_text("You claimed")
 
     page.get_by_role("button", name="Approve").click()
-    assert (
+    page.wait_for_url(f"{live_server.url}/inbox/")
+    expect(page.get_by_role("status")).to_contain_text(
         "You completed “Leave for Ann (desktop)” with “Approve”"
-        in page.get_by_role("status").first.inner_text()
     )
-    assert "Leave for Ann (desktop)" not in task_rows(page)  # gone from My tasks
+    expect(rows).to_have_count(0)  # gone from My tasks
     tabs.get_by_role("link", name="Completed").click()
-    assert task_rows(page) == ["Leave for Ann (desktop)"]
+    page.wait_for_url("**/inbox/?view=completed")
+    expect(rows).to_have_text(["Leave for Ann (desktop)"])
 
     finished = wait_for_instance(instance.pk)
     assert finished.status == "completed" and finished.output["booked"] is True
     page.get_by_role("link", name="Leave for Ann (desktop)").click()
-    assert "The process is completed" in page.locator("#where-h + p").inner_text()
-    assert page.locator("img[alt^='Diagram of the process']").evaluate(
-        "img => img.complete && img.naturalWidth > 0"
+    expect(page.locator("#where-h + p")).to_contain_text("The process is completed")
+    page.wait_for_function(
+        "() => { const img = document.querySelector(\"img[alt^='Diagram of the process']\");"
+        " return img && img.complete && img.naturalWidth > 0; }"
     )
     context.close()
 
@@ -173,7 +174,7 @@ def test_on_a_phone_with_the_keyboard_alone(live_server, chromium, make_user):
     assert focus_ring != "none"  # the focused button is visibly marked
     page.keyboard.press("Enter")
     page.wait_for_selector("text=You completed")
-    assert "Leave for Ann (phone)" not in task_rows(page)
+    sync_api.expect(page.locator('td[data-label="Task"] a')).to_have_count(0)
     finished = wait_for_instance(instance.pk)
     assert finished.status == "completed" and finished.output["booked"] is True
     context.close()
