@@ -315,7 +315,12 @@ def measure_claims(args, claimers: int, seconds: float) -> None:
     ctx = multiprocessing.get_context("fork")
     out = ctx.Queue()
     before = UserTask.objects.filter(dedupe_key__startswith="claim:", status="assigned").count()
-    connections.close_all()  # children must not share the parent's socket
+    # Children must not share the parent's sockets: close its connections and its pool (each
+    # child opens its own, like a web worker).
+    connections.close_all()
+    for conn in connections.all():
+        if hasattr(conn, "close_pool"):
+            conn.close_pool()
     deadline = time.time() + seconds
     began = time.monotonic()
     procs = [ctx.Process(target=_claimer, args=(n, deadline, out)) for n in range(claimers)]
