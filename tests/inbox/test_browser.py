@@ -178,3 +178,42 @@ def test_on_a_phone_with_the_keyboard_alone(live_server, chromium, make_user):
     finished = wait_for_instance(instance.pk)
     assert finished.status == "completed" and finished.output["booked"] is True
     context.close()
+
+
+def test_enter_in_a_field_saves_a_draft_and_never_picks_an_outcome(
+    live_server, chromium, make_user, make_task, form_schemas
+):
+    expect = sync_api.expect
+    make_user("bob")
+    form_schemas["leave-form"] = {
+        "type": "object",
+        "required": ["reason", "days"],
+        "properties": {
+            "reason": {"type": "string", "title": "Why"},
+            "days": {"type": "integer", "minimum": 1},
+            "urgent": {"type": "boolean"},
+        },
+    }
+    task = make_task(assignee="bob", formKey="leave-form", title="Leave with a form")
+    context = chromium.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.goto(f"{live_server.url}/inbox/login/?next=/inbox/tasks/{task.pk}/")
+    page.get_by_label("Username").fill("bob")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+
+    page.get_by_label("Why").fill("Family")
+    page.get_by_label("Why").press("Enter")
+    expect(page.get_by_role("status")).to_contain_text("Draft saved")
+    assert UserTask.objects.get(pk=task.pk).status == "assigned"
+    assert UserTask.objects.get(pk=task.pk).draft == {"reason": "Family", "urgent": False}
+    expect(page.get_by_label("Why")).to_have_value("Family")  # the draft fills the form
+
+    page.get_by_label("Days").fill("3")
+    page.get_by_label("Urgent").check()
+    page.get_by_role("button", name="Approve").click()
+    expect(page.get_by_role("status")).to_contain_text("You completed “Leave with a form”")
+    done = UserTask.objects.get(pk=task.pk)
+    assert done.status == "completed" and done.outcome == "approved"
+    assert done.output == {"reason": "Family", "days": 3, "urgent": True}
+    context.close()
