@@ -10,6 +10,7 @@ import shutil
 import time
 
 import pytest
+from django.db import connections
 
 from apps.tasks.models import UserTask
 from apps.workflows.services.definitions import do_save_definition
@@ -56,6 +57,10 @@ def chromium(live_server, transactional_db, monkeypatch):
         browser = p.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
         yield browser
         browser.close()
+        # With an event loop running, asgiref gives this thread's code its own database
+        # connections (per context, not per thread): close them while that context lasts, or
+        # they stay checked out of the pool and the test database cannot be dropped.
+        connections.close_all()
 
 
 def start_process(title: str):
