@@ -23,7 +23,6 @@ from django.views.decorators.http import require_GET, require_POST
 from apps.core.errors import NotFound, ServiceError
 from apps.tasks import permissions, selectors, services
 from apps.tasks.forms import (
-    ORDERINGS,
     STATUS_VIEWS,
     VIEWS,
     CommentForm,
@@ -102,7 +101,6 @@ def home(request):
             "next_cursor": next_cursor,
             "paged": bool(request.GET.get("cursor")),
             "show_status": view in STATUS_VIEWS,
-            "orderings": ORDERINGS,
         },
     )
 
@@ -149,7 +147,6 @@ def _render_task(
         "overdue": bool(task.is_open and task.due_at and task.due_at < timezone.now()),
         "input": mask(task.input),
         "output": mask(task.output),
-        "draft": task.draft,
         "outcomes": task.outcomes or [],
         "schema": schema,
         "data_form": data_form,
@@ -158,7 +155,6 @@ def _render_task(
         "instance": instance,
         "process_states": (instance.current_states or []) if instance else [],
         "can_hand_over": bool(actions & {"delegate", "assign"}),
-        "is_candidate": permissions.is_candidate(task, user),
     }
     return render(request, "inbox/task.html", context, status=status)
 

@@ -167,3 +167,23 @@ def test_a_form_schema_gives_labelled_fields(people, make_task, browser_for, for
         "Approve",
         "Reject",
     ]
+
+
+def test_a_delegate_saves_drafts_and_hands_back_but_picks_no_outcome(
+    people, make_task, browser_for, form_schemas
+):
+    form_schemas["leave-form"] = {"type": "object", "properties": {"note": {"type": "string"}}}
+    with_form = make_task(assignee="bob", formKey="leave-form")
+    without = make_task(assignee="bob")
+    for task in (with_form, without):
+        services.do_delegate_task(task, user=people["assignee"], delegate=people["member"])
+    carol = browser_for(people["member"])
+    page = carol.get(f"/inbox/tasks/{with_form.pk}/")
+    assert buttons(page) == ["Save draft", "Hand back to bob", "Add comment"]
+    assert "its owner completes it" in page.content.decode()
+    page = carol.get(f"/inbox/tasks/{without.pk}/")
+    assert buttons(page) == ["Hand back to bob", "Add comment"]
+    assert "choose an outcome" not in page.content.decode()
+    # the owner sees who works on it
+    html = browser_for(people["assignee"]).get(f"/inbox/tasks/{without.pk}/").content.decode()
+    assert "carol works on this task for bob" in html
