@@ -74,6 +74,17 @@ def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix) -
     widen_connection_pool()
 
 
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup):
+    """pytest-django's, then: the pool keeps idle connections open, so it is closed before
+    the test database is dropped (else "being accessed by other users")."""
+    yield
+    for connection in connections.all():
+        close_pool = getattr(connection, "close_pool", None)
+        if close_pool is not None:
+            close_pool()
+
+
 def pytest_collection_modifyitems(items):
     for item in items:
         uses_worker = WORKER_FIXTURES & set(getattr(item, "fixturenames", ()))

@@ -56,6 +56,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # NUL characters in an API path, query or header: 400 before anything looks them up.
+    "apps.core.middleware.ApiInputMiddleware",
     # Serves /static/ (inbox CSS, admin, Swagger UI assets) from the app itself: no CDN.
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -279,11 +281,13 @@ REST_FRAMEWORK = {
         if DEBUG
         else ["rest_framework.renderers.JSONRenderer"]
     ),
+    # Bounded: 413 from the Content-Length before reading; JSON depth, NUL, surrogates: 400.
     "DEFAULT_PARSER_CLASSES": [
-        "rest_framework.parsers.JSONParser",
-        "rest_framework.parsers.FormParser",
-        "rest_framework.parsers.MultiPartParser",
+        "apps.core.api.parsers.JSONParser",
+        "apps.core.api.parsers.FormParser",
+        "apps.core.api.parsers.MultiPartParser",
     ],
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "apps.core.api.negotiation.ContentNegotiation",
     "DEFAULT_FILTER_BACKENDS": [
         "django_filters.rest_framework.DjangoFilterBackend",
         "rest_framework.filters.OrderingFilter",
@@ -291,7 +295,8 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "apps.core.api.pagination.CursorPagination",
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "apps.core.api.errors.exception_handler",
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # Adds the error responses (one shared `Error` schema) to every operation.
+    "DEFAULT_SCHEMA_CLASS": "apps.core.api.schema.AutoSchema",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
     # `?format=` belongs to our endpoints (definition export), not to content negotiation.
     "URL_FORMAT_OVERRIDE": None,
@@ -312,8 +317,11 @@ SPECTACULAR_SETTINGS = {
     },
 }
 
-# Request bodies: the API takes definitions up to 1 MiB; uploads stream to storage separately.
+# Request bodies: the API reads at most this much of any body (413 beyond, from the
+# Content-Length, before reading); definitions at most 1 MiB. Uploads stream to storage.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 2 * 1024 * 1024)
+# JSON bodies nest at most this deep (objects and arrays), as definitions do in YAML.
+XFLOW_API_MAX_DEPTH = env_int("XFLOW_API_MAX_DEPTH", 64)
 
 if PRODUCTION:
     SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)

@@ -4,17 +4,40 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Callable
 from typing import Any
 
 from django.db import IntegrityError, connection, transaction
 from rest_framework.response import Response
 
-from apps.core.errors import Conflict
+from apps.core.errors import Conflict, ServiceError
 from apps.core.models import IdempotencyRecord
 
 HEADER = "HTTP_IDEMPOTENCY_KEY"
 MAX_KEY_LENGTH = 200
+# Printable ASCII, as the IETF draft's sf-string: the key is stored and goes into a lock name.
+_KEY_PATTERN = re.compile(r"[\x20-\x7e]+")
+
+
+def idempotency_key(request) -> str:
+    """The request's Idempotency-Key ("" without one); 400 when it is not a usable key."""
+    key = request.META.get(HEADER, "").strip()
+    if not key:
+        return ""
+    if len(key) > MAX_KEY_LENGTH or not _KEY_PATTERN.fullmatch(key):
+        message = (
+            f"Idempotency-Key is longer than {MAX_KEY_LENGTH} characters."
+            if len(key) > MAX_KEY_LENGTH
+            else "Idempotency-Key must be printable ASCII text."
+        )
+        raise ServiceError(
+            message,
+            code="idempotency_key_invalid",
+            status=400,
+            fields={"Idempotency-Key": [message]},
+        )
+    return key
 
 
 def _hash(payload: Any) -> str:
@@ -27,15 +50,9 @@ def idempotent(request, scope: str, payload: Any, perform: Callable[[], Response
     A key reused with a different payload is refused (409): that is a client bug, and
     answering with the old result would hide it.
     """
-    key = request.META.get(HEADER, "").strip()
+    key = idempotency_key(request)
     if not key:
         return perform()
-    if len(key) > MAX_KEY_LENGTH:
-        raise Conflict(
-            f"Idempotency-Key is longer than {MAX_KEY_LENGTH} characters.",
-            code="idempotency_key_invalid",
-            status=400,
-        )
     user = request.user if request.user.is_authenticated else None
     digest = _hash(payload)
     with transaction.atomic():

@@ -1,4 +1,4 @@
-"""Make non-DRF failures under /api/ answer in the platform's JSON error format."""
+"""API middleware: refuse unstorable text in URLs and headers; answer failures in JSON."""
 
 from __future__ import annotations
 
@@ -12,6 +12,49 @@ from apps.core.errors import ErrorCode
 log = logging.getLogger("xflow.web")
 
 _API_PREFIXES = ("/api/",)
+
+
+class ApiInputMiddleware:
+    """Refuse a NUL character in an API path, query parameter or header with 400.
+
+    Path and query values reach database lookups, headers reach tokens and idempotency
+    keys; PostgreSQL cannot take a NUL in text, so none gets past this point. (Bodies are
+    checked by the parsers in `apps.core.api.parsers`.)
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.path.startswith(_API_PREFIXES):
+            refusal = _refuse_nul(request)
+            if refusal is not None:
+                return refusal
+        return self.get_response(request)
+
+
+def _refuse_nul(request: HttpRequest) -> HttpResponse | None:
+    from django.core.exceptions import TooManyFieldsSent
+
+    if "\x00" in request.path:
+        return _invalid("path", "The URL path contains a NUL character (%00).")
+    try:
+        items = list(request.GET.lists())
+    except TooManyFieldsSent:
+        return _invalid("query", "The query string has too many parameters.")
+    for name, values in items:
+        if "\x00" in name or any("\x00" in value for value in values):
+            shown = name.replace("\x00", "%00")[:100]
+            return _invalid(shown, f"The query parameter '{shown}' contains a NUL character.")
+    for key, value in request.META.items():
+        if key.startswith("HTTP_") and isinstance(value, str) and "\x00" in value:
+            header = key[5:].replace("_", "-").title()
+            return _invalid(header, f"The header {header} contains a NUL character.")
+    return None
+
+
+def _invalid(field: str, message: str) -> HttpResponse:
+    return error_response(ErrorCode.INVALID.value, message, 400, {field: [message]})
 
 
 class ApiErrorMiddleware:

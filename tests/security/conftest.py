@@ -17,6 +17,7 @@ from apps.workflows.models import OutboxEvent, Secret, WorkflowDefinition, Workf
 from apps.workflows.services.access import do_set_starter_groups
 from apps.workflows.services.definitions import do_save_definition
 from apps.workflows.services.secrets import do_set_secret
+from tests.security.unharmed import platform, root_api  # noqa: F401  (input-bounds fixtures)
 
 ROLES = ["anonymous", "plain", "starter", "staff", "viewer", "operator", "superuser"]
 

@@ -152,6 +152,30 @@ def test_a_secret_in_the_output_is_masked_in_the_api_timeline_and_admin(
     assert f"Bearer {MASK}" in text
 
 
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("engine_worker")
+def test_the_mirror_stores_secret_values_masked_and_they_stay_masked_after_a_change(
+    api, secret_value
+):
+    from apps.workflows.models import InstanceEvent, WorkflowInstance
+    from apps.workflows.services.secrets import do_set_secret
+
+    publish(api, LEAKY)
+    instance_id = start(api, "leaky")
+    assert wait_for_instance(instance_id).status == "completed"
+    # Masked when written: the database never held the value (dumps, replicas) ...
+    stored = WorkflowInstance.objects.filter(pk=instance_id).values_list("output", flat=True)
+    assert stored.get() == {"auth": f"Bearer {MASK}"}
+    details = InstanceEvent.objects.filter(instance_id=instance_id).values_list(
+        "details", flat=True
+    )
+    assert secret_value not in json.dumps(list(details))
+    # ... so a later change of the secret does not unmask what was shown before.
+    do_set_secret(name="apiKey", value="another-value-entirely", user=None)
+    detail = api.get(f"/api/v1/instances/{instance_id}/")
+    assert secret_value not in detail.content.decode()
+
+
 @pytest.fixture
 def console_log():
     """What the platform's console log handler prints (xflow's and Temporal's loggers)."""

@@ -20,6 +20,7 @@ from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
 from apps.core.errors import ErrorCode, ServiceError
+from apps.core.jsonfields import displayable
 
 log = logging.getLogger("xflow.api")
 
@@ -36,9 +37,10 @@ _DEFAULT_MESSAGES = {
 def error_body(
     code: str, message: str, status_code: int, fields: dict[str, Any] | None = None
 ) -> dict[str, Any]:
-    body: dict[str, Any] = {"code": code, "message": message, "status": status_code}
+    # Messages may echo what was sent; a lone surrogate in it could not be encoded.
+    body: dict[str, Any] = {"code": code, "message": displayable(message), "status": status_code}
     if fields:
-        body["fields"] = fields
+        body["fields"] = displayable(fields)
     return {"error": body}
 
 

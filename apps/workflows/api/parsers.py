@@ -1,23 +1,18 @@
-"""Accept a definition as YAML or JSON text in the raw body."""
+"""Accept a definition as YAML or JSON text in the raw body (at most 1 MiB, like the loader)."""
 
-from rest_framework.exceptions import ParseError
-from rest_framework.parsers import BaseParser
+from apps.core.api.parsers import JSONParser, text_parsers
+from apps.workflows.dsl.loader import MAX_DEFINITION_BYTES
 
+# The media types a definition's text may be sent as; each is documented in the schema.
+DEFINITION_TEXT_TYPES = (
+    "application/yaml",
+    "application/x-yaml",
+    "text/yaml",
+    "text/x-yaml",
+    "text/plain",
+)
 
-class DefinitionTextParser(BaseParser):
-    """`application/yaml`, `text/yaml`, `text/plain`: the body is the definition's text."""
-
-    media_type = "*/*"
-    accepted = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml", "text/plain")
-
-    def parse(self, stream, media_type=None, parser_context=None):
-        if media_type and media_type.split(";")[0].strip() not in self.accepted:
-            raise ParseError(
-                f"Content-Type {media_type!r} is not accepted here; send application/json or "
-                "application/yaml."
-            )
-        raw = stream.read() if stream is not None else b""
-        try:
-            return raw.decode("utf-8")
-        except UnicodeDecodeError:
-            raise ParseError("The body is not UTF-8 text.") from None
+DEFINITION_PARSERS = [
+    JSONParser,
+    *text_parsers(*DEFINITION_TEXT_TYPES, max_bytes=MAX_DEFINITION_BYTES),
+]

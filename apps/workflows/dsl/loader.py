@@ -22,6 +22,8 @@ MAX_DEPTH = 64
 # MAX_YAML_EXPANDED (a "billion laughs" document needs millions and stops here quickly).
 MAX_YAML_NODES = 50_000
 MAX_YAML_EXPANDED = 200_000
+# PostgreSQL stores neither in text; \u escapes in JSON and YAML strings can produce both.
+_UNSTORABLE_TEXT = re.compile("[\x00\ud800-\udfff]")
 
 _LOADER_BASE = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _STR_TAG = "tag:yaml.org,2002:str"
@@ -333,7 +335,8 @@ def _locate_duplicate_json(text: str, key: str) -> tuple[int | None, int | None]
 
 
 def _check_depth(doc: Any) -> None:
-    """Refuse documents nested deeper than MAX_DEPTH or holding non-finite numbers."""
+    """Refuse documents nested deeper than MAX_DEPTH or holding non-finite numbers or text
+    that cannot be stored (a NUL or a lone surrogate, written as a \\u escape)."""
     stack = [(doc, 1)]
     while stack:
         value, depth = stack.pop()
@@ -342,7 +345,11 @@ def _check_depth(doc: Any) -> None:
                 f"the document is nested more than {MAX_DEPTH} levels deep",
                 code=SyntaxCode.TOO_DEEP,
             )
-        if isinstance(value, dict):
+        if isinstance(value, str):
+            _check_text(value)
+        elif isinstance(value, dict):
+            for key in value:
+                _check_text(key)
             stack.extend((v, depth + 1) for v in value.values())
         elif isinstance(value, list):
             stack.extend((v, depth + 1) for v in value)
@@ -454,6 +461,7 @@ def _check_yaml_nodes(root: yaml.Node) -> None:
                 " use plain JSON values",
             )
         if isinstance(node, yaml.ScalarNode):
+            _check_text(node.value, node)
             if node.tag == "tag:yaml.org,2002:float" and _is_non_finite(node.value):
                 raise _at(
                     node,
@@ -482,6 +490,7 @@ def _check_yaml_nodes(root: yaml.Node) -> None:
                     SyntaxCode.NON_STRING_KEY,
                     "keys must be strings; put this key in quotes",
                 )
+            _check_text(key_node.value, key_node)
             if key_node.value in keys:
                 first = _mark(keys[key_node.value])[0]
                 raise _at(
@@ -492,6 +501,21 @@ def _check_yaml_nodes(root: yaml.Node) -> None:
                 )
             keys[key_node.value] = key_node
             stack.append((value_node, depth + 1, inner))
+
+
+def _check_text(text: str, node: yaml.Node | None = None) -> None:
+    """A NUL or an unpaired surrogate (from a \\u escape) cannot be stored: refuse it."""
+    found = _UNSTORABLE_TEXT.search(text)
+    if found is None:
+        return
+    if found.group() == "\x00":
+        problem = "a NUL character (\\u0000)"
+    else:
+        problem = "an unpaired surrogate (\\ud800-\\udfff), which is not valid Unicode"
+    message = f"a string contains {problem}; a definition is text"
+    if node is not None:
+        raise _at(node, SyntaxCode.ENCODING, message)
+    raise DefinitionSyntaxError(message, code=SyntaxCode.ENCODING)
 
 
 def _is_non_finite(value: str) -> bool:

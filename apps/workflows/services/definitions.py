@@ -14,6 +14,7 @@ from django.utils import timezone
 from apps.core.errors import Conflict, ServiceError
 from apps.workflows.dsl.loader import DefinitionSyntaxError, load_definition
 from apps.workflows.dsl.validation import validate
+from apps.workflows.dsl.validation.limits import IDENTITY_PATHS
 from apps.workflows.error_codes import WorkflowErrorCode
 from apps.workflows.models import DefinitionEvent, DefinitionStatus, WorkflowDefinition
 
@@ -139,6 +140,11 @@ def do_save_definition(
             code=WorkflowErrorCode.DEFINITION_INVALID,
             fields={"id": ["required"]},
         )
+    too_long = [
+        i for i in checked.errors if i.get("code") == "limit" and i.get("path") in IDENTITY_PATHS
+    ]
+    if too_long:  # not even a draft can be stored under an id or version this long
+        raise _invalid(too_long)
     if publish and checked.errors:
         raise _invalid(checked.errors)
     version = checked.version or _next_version(checked.key)

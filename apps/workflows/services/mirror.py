@@ -20,8 +20,14 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from apps.core.masking import Masker, secret_strings
 from apps.workflows.engine.contracts import InstanceChanged, InstanceNote
-from apps.workflows.models import InstanceEvent, InstanceStatus, WorkflowInstance
+from apps.workflows.models import (
+    InstanceEvent,
+    InstanceStatus,
+    WorkflowDefinition,
+    WorkflowInstance,
+)
 
 CLOSED = set(InstanceStatus.closed_values())
 OPEN = InstanceStatus.open_values()
@@ -31,6 +37,39 @@ STOPPED_BY_OPERATOR = {InstanceStatus.CANCELLED, InstanceStatus.TERMINATED}
 
 class InstanceNotVisible(Exception):
     """The row of a reporting workflow is not visible (yet): the activity retries."""
+
+
+# definition id -> the $SECRETS names it declares (published definitions never change).
+_secret_names: dict[int, tuple[str, ...]] = {}
+
+
+def masker_for(definition_id: int) -> Masker | None:
+    """Masks the definition's secret values in what the mirror stores (None: it has none).
+
+    Instance data is masked when shown, too; masking it when written as well keeps the
+    values out of the database (dumps, replicas) and masked even after a secret changes.
+    """
+    from apps.workflows.services.secrets import secret_names, secret_values
+
+    names = _secret_names.get(definition_id)
+    if names is None:
+        document = (
+            WorkflowDefinition.objects.filter(pk=definition_id)
+            .values_list("document", flat=True)
+            .first()
+        )
+        names = _secret_names[definition_id] = tuple(secret_names(document or {}))
+    if not names:
+        return None
+    try:
+        values = secret_values(list(names))
+    except Exception:  # noqa: BLE001 - undecryptable now: the read side masks what it can
+        return None
+    return Masker(secret_strings(values.values())) if values else None
+
+
+def _masked_entries(entries: list[dict[str, Any]], masker: Masker | None) -> list[dict[str, Any]]:
+    return [masker(e) for e in entries] if masker else entries
 
 
 def _event_time(entry: dict[str, Any]):
@@ -79,9 +118,11 @@ def apply_instance_change(change: InstanceChanged, *, strict: bool = True) -> No
         if not strict:
             return
         raise InstanceNotVisible(f"instance {change.instance_id} has no row (yet)")
+    masker = masker_for(instance.definition_id)
     # Entries a live update already stored are skipped by the (instance, seq) constraint.
     InstanceEvent.objects.bulk_create(
-        timeline_rows(instance.pk, change.timeline), ignore_conflicts=True
+        timeline_rows(instance.pk, _masked_entries(change.timeline, masker)),
+        ignore_conflicts=True,
     )
     seq = _max_seq(change.seq, change.timeline)
     instance.engine_seq = max(instance.engine_seq, seq)
@@ -98,8 +139,8 @@ def apply_instance_change(change: InstanceChanged, *, strict: bool = True) -> No
         instance.visited_states = change.visited_states
     update += ["status", "current_states", "pending_actions", "visited_states"]
     if change.status in CLOSED:
-        instance.output = change.output
-        instance.error = change.error
+        instance.output = masker(change.output) if masker else change.output
+        instance.error = masker(change.error) if masker else change.error
         instance.ended_at = timezone.now()
         instance.pending_actions = []
         update += ["output", "error", "ended_at"]
@@ -155,11 +196,13 @@ def apply_live_updates(updates: list[dict[str, Any]]) -> int:
             WorkflowInstance.objects.select_for_update()
             .filter(pk__in=list(merged))
             .order_by("pk")
-            .only("pk", "status", "engine_seq")
+            .only("pk", "status", "engine_seq", "definition_id")
         )
         rows = []
         for instance in locked:
-            rows.extend(timeline_rows(instance.pk, merged[str(instance.pk)]["timeline"]))
+            masker = masker_for(instance.definition_id)
+            entries = _masked_entries(merged[str(instance.pk)]["timeline"], masker)
+            rows.extend(timeline_rows(instance.pk, entries))
         InstanceEvent.objects.bulk_create(rows, ignore_conflicts=True)
         for instance in locked:
             update = merged[str(instance.pk)]

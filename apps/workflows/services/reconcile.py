@@ -33,7 +33,7 @@ from apps.workflows.engine.contracts import (
 from apps.workflows.models import InstanceEvent, InstanceStatus, WorkflowInstance
 from apps.workflows.services.events import resend_pending_deliveries
 from apps.workflows.services.mirror import apply_instance_change
-from apps.workflows.services.starts import dispatch_start
+from apps.workflows.services.starts import describe_workflow, dispatch_start
 
 log = logging.getLogger("xflow.workflows.reconcile")
 
@@ -94,20 +94,6 @@ def running_workflow_ids() -> set[str]:
     return temporal.call(listing, timeout=120)
 
 
-def _describe(workflow_id: str):
-    from temporalio.service import RPCError, RPCStatusCode
-
-    async def describe(client):
-        return await client.get_workflow_handle(workflow_id).describe()
-
-    try:
-        return temporal.call(describe, timeout=CALL_TIMEOUT)
-    except RPCError as exc:
-        if exc.status == RPCStatusCode.NOT_FOUND:
-            return None
-        raise
-
-
 def _query_status(workflow_id: str) -> dict[str, Any] | None:
     """The interpreter's own account (status, states, timeline); None if no worker answers."""
 
@@ -166,7 +152,7 @@ def _note(instance: WorkflowInstance, before: str, after: str, reason: str) -> N
 
 def repair(instance: WorkflowInstance) -> bool:
     """Bring one open row in line with Temporal; True when something was repaired."""
-    described = _describe(instance.workflow_id)
+    described = describe_workflow(instance.workflow_id)
     before = instance.status
     if described is None:
         # Starts of our own are re-issued in step 1; what is left never started in Temporal

@@ -143,7 +143,7 @@ def _start_in_temporal(instance: WorkflowInstance, params: InterpreterInput) -> 
     return temporal.call(lambda c: start(c, False), timeout=START_TIMEOUT_SECONDS)
 
 
-def _describe(workflow_id: str) -> Any | None:
+def describe_workflow(workflow_id: str) -> Any | None:
     """Temporal's description of the workflow's latest run, or None if it has none."""
     from temporalio.service import RPCError, RPCStatusCode
 
@@ -160,7 +160,7 @@ def _describe(workflow_id: str) -> Any | None:
 
 def _adopt_existing(instance: WorkflowInstance) -> str | None:
     """The run id if the run this start asked for already exists in Temporal."""
-    described = _describe(instance.workflow_id)
+    described = describe_workflow(instance.workflow_id)
     if described is None:
         return None
     requested: datetime | None = instance.start_requested_at

@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterable
 from ..loader import DefinitionSyntaxError, load_definition
 from .extensions import check_user_tasks
 from .issues import ERROR, WARNING, IssueCode, ValidationIssue, format_path, unique
+from .limits import check_identity
 from .schedule import check_schedule
 from .semantic import build_index, check_flow, check_references
 from .structural import STATE_TYPES, check_structure, is_official_valid
@@ -39,6 +40,7 @@ def validate(
         return [ValidationIssue("", str(IssueCode.TYPE), "the definition must be a mapping")]
     found: list[ValidationIssue] = []
     _run(found, "structure", lambda: check_structure(doc))
+    _run(found, "identity", lambda: check_identity(doc))
     try:
         index = build_index(doc, found)
     except Exception:  # noqa: BLE001 - see _run
