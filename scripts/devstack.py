@@ -353,6 +353,16 @@ def ensure_graphviz() -> None:
         apt_install("graphviz")
 
 
+def ensure_browser() -> None:
+    """Headless Chromium for the inbox's browser tests (they skip, saying so, without it)."""
+    if shutil.which("chromium"):
+        return
+    try:
+        apt_install("chromium", "chromium-driver", "fonts-liberation")
+    except (subprocess.CalledProcessError, OSError) as exc:
+        say(f"could not install chromium ({exc}); the browser tests will be skipped")
+
+
 def manage(*args: str, check: bool = True) -> int:
     return subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, check=check).returncode
 
@@ -445,6 +455,7 @@ def cmd_run(stack: Stack, port: int) -> int:
 
 def cmd_test(stack: Stack, pytest_args: list[str]) -> int:
     bring_up(stack)
+    ensure_browser()
     say("ruff")
     rc = subprocess.run([str(VENV_BIN / "ruff"), "check", "."], cwd=ROOT).returncode
     if rc:

@@ -9,6 +9,9 @@ app_name = "inbox"
 
 urlpatterns = [
     path("", views.home, name="home"),
+    path("tasks/<uuid:pk>/", views.task_page, name="task"),
+    path("tasks/<uuid:pk>/diagram.svg", views.task_diagram, name="task-diagram"),
+    path("tasks/<uuid:pk>/<slug:action>/", views.task_action, name="task-action"),
     path(
         "login/",
         auth_views.LoginView.as_view(
