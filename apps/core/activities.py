@@ -1,7 +1,4 @@
-"""What every app's database-backed Temporal activity needs (engine, tasks, forms).
-
-`apps/workflows/activities.py` has the same two helpers privately; it can switch to these.
-"""
+"""What every app's database-backed Temporal activity needs (engine, tasks, forms)."""
 
 from __future__ import annotations
 

@@ -6,13 +6,9 @@ idempotent: Temporal may run an activity again after a worker dies mid-way.
 
 from __future__ import annotations
 
-import functools
-
-from django.db import close_old_connections
 from temporalio import activity
-from temporalio.exceptions import ApplicationError
 
-from apps.core.errors import ServiceError
+from apps.core.activities import db_activity, is_platform_instance
 from apps.workflows.engine.contracts import (
     ACT_CLEAR_WAIT,
     ACT_EMIT_EVENT,
@@ -20,7 +16,6 @@ from apps.workflows.engine.contracts import (
     ACT_NOTE_INSTANCE,
     ACT_REGISTER_WAIT,
     ACT_RESOLVE_SUBFLOW,
-    FUNCTION_ERROR,
     EmitEvent,
     EventWait,
     InstanceChanged,
@@ -31,38 +26,8 @@ from apps.workflows.engine.contracts import (
 )
 
 
-def _fresh_connection(fn):
-    """Fresh DB connections per call; a refusal by a service is a business error, not retried.
-
-    Long-lived worker threads must not reuse a connection the server has closed, and a
-    ServiceError (say, a subflow naming no published definition) will not heal by retrying.
-    """
-
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        close_old_connections()
-        try:
-            return fn(*args, **kwargs)
-        except ServiceError as exc:
-            raise ApplicationError(
-                exc.message,
-                {"code": exc.code, "message": exc.message},
-                type=FUNCTION_ERROR,
-                non_retryable=True,
-            ) from None
-        finally:
-            close_old_connections()
-
-    return wrapper
-
-
-def _is_platform_instance(instance_id: str) -> bool:
-    """Platform instances run under the workflow id derived from their row's id."""
-    return activity.info().workflow_id == workflow_id_for(instance_id)
-
-
 @activity.defn(name=ACT_INSTANCE_CHANGED)
-@_fresh_connection
+@db_activity
 def instance_changed(change: InstanceChanged) -> None:
     """Mirror the instance's status, current states, output/error and new timeline entries.
 
@@ -72,11 +37,11 @@ def instance_changed(change: InstanceChanged) -> None:
     """
     from apps.workflows.services.mirror import apply_instance_change
 
-    apply_instance_change(change, strict=_is_platform_instance(change.instance_id))
+    apply_instance_change(change, strict=is_platform_instance(change.instance_id))
 
 
 @activity.defn(name=ACT_NOTE_INSTANCE)
-@_fresh_connection
+@db_activity
 def note_instance(note: InstanceNote) -> None:
     """Add one entry to an instance's timeline (e.g. the outcome of an async call)."""
     from apps.workflows.services.mirror import note_instance as write
@@ -85,7 +50,7 @@ def note_instance(note: InstanceNote) -> None:
 
 
 @activity.defn(name=ACT_EMIT_EVENT)
-@_fresh_connection
+@db_activity
 def emit_event(emit: EmitEvent) -> str:
     """Write a produced CloudEvent to the outbox (once per dedupe key)."""
     from apps.workflows.services.events import emit_event as write
@@ -94,16 +59,16 @@ def emit_event(emit: EmitEvent) -> str:
 
 
 @activity.defn(name=ACT_REGISTER_WAIT)
-@_fresh_connection
+@db_activity
 def register_wait(wait: EventWait) -> None:
     """Let the event service find this instance for the events it now waits for."""
     from apps.workflows.services.events import register_wait as write
 
-    write(wait, strict=_is_platform_instance(wait.instance_id))
+    write(wait, strict=is_platform_instance(wait.instance_id))
 
 
 @activity.defn(name=ACT_CLEAR_WAIT)
-@_fresh_connection
+@db_activity
 def clear_wait(wait: EventWait) -> None:
     """The instance no longer waits (the event came, or a timeout fired)."""
     from apps.workflows.services.events import clear_wait as clear
@@ -112,7 +77,7 @@ def clear_wait(wait: EventWait) -> None:
 
 
 @activity.defn(name=ACT_RESOLVE_SUBFLOW)
-@_fresh_connection
+@db_activity
 def resolve_subflow(request: SubflowRequest) -> SubflowResolved:
     """The child's published definition and a mirror row for the child instance."""
     from apps.workflows.services.subflows import resolve_subflow as resolve

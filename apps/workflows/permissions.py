@@ -145,12 +145,11 @@ def can_see_all_instances(user) -> bool:
 
 
 def _taking_part(user) -> Q:
-    """Instances a user sees without the view permission.
+    """Instances a user sees without the view permission: the ones they started and the ones
+    they have (or had) a task in that they may see. Every view of instances comes here."""
+    from apps.tasks.permissions import instances_with_tasks_for  # tasks builds on workflows
 
-    Hook: the user-task work widens this to instances the user has (or had) a task in,
-    e.g. `| Q(tasks__candidates=user)`; every view of instances goes through here.
-    """
-    return Q(started_by=user)
+    return Q(started_by=user) | instances_with_tasks_for(user)
 
 
 def visible_instances(user) -> QuerySet[WorkflowInstance]:

@@ -40,8 +40,8 @@ from apps.workflows.models import InstanceStatus, WorkflowInstance
 from apps.workflows.services.definitions import do_save_definition
 from apps.workflows.services.instances import do_start_instance
 from apps.workflows.services.secrets import do_set_secret
+from tests.conftest import wait_for_instance  # noqa: F401
 from tests.security.unharmed import wait_live_writer_idle
-from tests.workflows.conftest import engine_worker, wait_for_instance  # noqa: F401  (fixture)
 from xflow_site.wsgi import application
 
 pytestmark = [

@@ -187,6 +187,11 @@ def make_activities(services: Services, recorder: Recorder) -> dict[str, list[An
 
     @activity.defn(name=ACT_CREATE_USER_TASK)
     async def create_user_task(task: CreateUserTask) -> str:
+        if task.task.get("title") == "refused by the task service":
+            detail = {"code": "task_invalid", "message": "the task service refused the task"}
+            raise ApplicationError(
+                detail["message"], detail, type=FUNCTION_ERROR, non_retryable=True
+            )
         created = recorder.tasks[task.instance_id]
         for n, existing in enumerate(created):
             if existing.dedupe_key == task.dedupe_key:

@@ -144,3 +144,15 @@ def test_cancelling_the_instance_cancels_its_open_task(engine):
         pass
     assert [e.kind for e in engine.recorder.task_events[started.instance_id]] == ["cancel"]
     assert engine.recorder.changes[started.instance_id][-1].status == "cancelled"
+
+
+def test_a_task_the_task_service_refuses_fails_the_state_and_can_be_handled(engine):
+    # Given a task the task service refuses (a non-retryable error of its activity)
+    refused = {"title": "refused by the task service"}
+    # then the instance fails with that error instead of hanging in the state ...
+    failure = engine.failure(_doc(**refused), DATA)
+    assert failure.type == "task_invalid"
+    # ... and a definition can handle it like any error of a state
+    handled = _doc(**refused, onErrors=[{"errorRef": "refused", "transition": "AutoReject"}])
+    handled["errors"] = [{"name": "refused", "code": "task_invalid"}]
+    assert engine.execute(handled, DATA)["auto"] is True

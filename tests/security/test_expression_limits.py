@@ -14,11 +14,7 @@ import pytest
 
 from apps.core import temporal
 from apps.workflows.engine.contracts import QUERY_STATUS
-from tests.workflows.conftest import (  # noqa: F401  (fixtures shared with the API tests)
-    _stop_open_instances,
-    engine_worker,
-    wait_for_instance,
-)
+from tests.conftest import wait_for_instance  # noqa: F401
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("engine_worker")]
 

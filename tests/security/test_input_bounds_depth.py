@@ -6,8 +6,8 @@ import json
 
 import pytest
 
+from tests.conftest import wait_for_instance  # noqa: F401
 from tests.security.unharmed import wait_closed_in_temporal
-from tests.workflows.conftest import engine_worker, wait_for_instance  # noqa: F401
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("engine_worker")]
 

@@ -6,8 +6,6 @@ import base64
 
 import pytest
 
-from tests.workflows.conftest import engine_worker  # noqa: F401  (fixture)
-
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("engine_worker")]
 
 

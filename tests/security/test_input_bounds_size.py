@@ -7,8 +7,6 @@ import io
 import pytest
 from django.test import Client
 
-from tests.workflows.conftest import engine_worker  # noqa: F401  (fixture)
-
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("engine_worker")]
 
 HUGE = 200 * 1024 * 1024  # what the issue sent: 200 MB

@@ -5,8 +5,6 @@ from __future__ import annotations
 import pytest
 from rest_framework.test import APIClient
 
-from tests.workflows.conftest import engine_worker  # noqa: F401  (fixture)
-
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("engine_worker")]
 
 # JSON escapes, written as raw bodies: a JSON encoder would refuse the surrogate itself.

@@ -11,11 +11,7 @@ import pytest
 
 from apps.core.models import IdempotencyRecord
 from apps.workflows.models import InstanceEvent, WorkflowInstance
-from tests.workflows.conftest import (  # noqa: F401  (fixtures used by name)
-    _stop_open_instances,
-    engine_worker,
-    wait_for_instance,
-)
+from tests.conftest import wait_for_instance  # noqa: F401
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("engine_worker")]
 

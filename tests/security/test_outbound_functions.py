@@ -11,11 +11,7 @@ import json
 
 import pytest
 
-from tests.workflows.conftest import (  # noqa: F401  (fixtures used by name)
-    _stop_open_instances,
-    engine_worker,
-    wait_for_instance,
-)
+from tests.conftest import wait_for_instance  # noqa: F401
 
 from .test_outbound_definition_parts import TRIVIAL, publish
 

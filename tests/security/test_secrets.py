@@ -22,12 +22,8 @@ from apps.core.masking import MASK, mask_secrets
 from apps.core.models import PlatformEvent
 from apps.workflows.models import Secret
 from apps.workflows.services import secrets as store
+from tests.conftest import wait_for_instance  # noqa: F401
 from tests.security.conftest import napper
-from tests.workflows.conftest import (  # noqa: F401  (fixtures)
-    _stop_open_instances,
-    engine_worker,
-    wait_for_instance,
-)
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -24,7 +24,7 @@ from apps.workflows.models import (
     WorkflowDefinition,
     WorkflowInstance,
 )
-from tests.workflows.conftest import wait_for_instance
+from tests.conftest import wait_for_instance
 
 TRIVIAL = {
     "id": "trivial",

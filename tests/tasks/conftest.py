@@ -13,11 +13,7 @@ from apps.tasks.services import do_create_task
 from apps.workflows.engine.contracts import CreateUserTask
 
 # The production worker for end-to-end tests (one per session, shared with tests/workflows).
-from tests.workflows.conftest import (  # noqa: F401
-    _stop_open_instances,
-    engine_worker,
-    wait_for_instance,
-)
+from tests.conftest import wait_for_instance  # noqa: F401
 
 OUTCOMES = [{"name": "approved", "label": "Approve"}, {"name": "rejected", "label": "Reject"}]
 

@@ -181,3 +181,48 @@ def test_a_value_out_of_range_is_corrected_and_the_instance_does_not_hang(people
     body = client_for(people["member"]).get(f"/api/v1/tasks/{task.pk}/").json()
     assert "priority 300 is outside 0..100; 100 is used" in body["history"][0]["text"]
     assert wait_for_instance(instance.pk, statuses=("waiting",)).current_states == ["ApproveLeave"]
+
+
+def test_people_with_a_task_in_an_instance_may_view_it_and_no_one_else(people):
+    instance = start_leave()
+    wait_for_task(instance)
+    url = f"/api/v1/instances/{instance.pk}/"
+    # hr member carol may claim the task: she sees the instance it belongs to, and finds it
+    # in her instance list; dave (sales) has no part in it.
+    carol, dave = client_for(people["member"]), client_for(people["other"])
+    assert carol.get(url).status_code == 200
+    assert str(instance.pk) in [r["id"] for r in carol.get("/api/v1/instances/").json()["results"]]
+    assert dave.get(url).status_code == 404
+    assert dave.get("/api/v1/instances/").json()["results"] == []
+
+
+def test_the_admin_instance_page_lists_its_tasks(people, client):
+    instance = start_leave()
+    task = wait_for_task(instance)
+    client.force_login(people["operator"])
+    client.force_login(
+        type(people["operator"]).objects.create_superuser("root", "root@example.com", "pw-x-123")
+    )
+    page = client.get(f"/admin/workflows/workflowinstance/{instance.pk}/change/").content.decode()
+    assert f"/admin/tasks/usertask/{task.pk}/change/" in page
+    assert "Leave request from Ann" in page
+
+
+def test_secrets_in_a_tasks_title_and_input_never_reach_the_people_doing_it(people):
+    from apps.core.masking import MASK
+    from apps.workflows.services.secrets import do_set_secret
+
+    do_set_secret(name="apiKey", value="sk-live-8d7f6e5a4b3c", user=None)
+    document = leave_definition(
+        title="Call the partner with ${ $SECRETS.apiKey }",
+        dataFilter="${ {employee, token: $SECRETS.apiKey} }",
+    )
+    document["secrets"] = ["apiKey"]
+    definition, _ = do_save_definition(source=document, user=None, publish=True)
+    instance = do_start_instance(definition=definition, input=DATA)
+    task = wait_for_task(instance)
+    assert task.title == f"Call the partner with {MASK}"
+    assert task.input["token"] == MASK
+    carol = client_for(people["member"])
+    detail = carol.get(f"/api/v1/tasks/{task.pk}").content.decode()
+    assert "sk-live-8d7f6e5a4b3c" not in detail

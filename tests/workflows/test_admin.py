@@ -114,3 +114,60 @@ def test_an_operator_watches_and_cancels_an_instance_in_the_admin(admin_client):
     done = admin_client.post(control, follow=True)
     assert "Cancel: done." in done.content.decode()
     assert WorkflowInstance.objects.get(pk=instance.id).status == "cancelled"
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("engine_worker")
+def test_an_operator_starts_an_instance_from_the_definition_page(admin_client):
+    from apps.workflows.models import WorkflowInstance
+
+    from .conftest import wait_for_instance
+
+    definition, _ = do_save_definition(
+        publish=True,
+        source={
+            "id": "greeter",
+            "version": "1",
+            "specVersion": "0.8",
+            "start": "Hello",
+            "states": [{"name": "Hello", "type": "inject", "data": {"greeted": True}, "end": True}],
+        },
+    )
+    page = admin_client.get(f"/admin/workflows/workflowdefinition/{definition.pk}/change/")
+    start_url = f"/admin/workflows/workflowdefinition/{definition.pk}/start/"
+    assert start_url in page.content.decode()
+    # Not JSON, then JSON holding a NUL character: the form says why, nothing starts
+    bad = admin_client.post(start_url, {"input": "{name: x}", "business_key": ""})
+    assert bad.status_code == 200 and "The input is not valid JSON" in bad.content.decode()
+    nul = admin_client.post(start_url, {"input": '{"name": "a\\u0000"}', "business_key": ""})
+    assert "NUL character" in nul.content.decode()
+    assert not WorkflowInstance.objects.exists()
+    # Valid input: it starts, and the operator lands on the instance's page
+    done = admin_client.post(start_url, {"input": '{"name": "Ada"}', "business_key": "case-7"})
+    instance = WorkflowInstance.objects.get()
+    assert done.status_code == 302
+    assert done["Location"].endswith(f"/admin/workflows/workflowinstance/{instance.pk}/change/")
+    assert instance.business_key == "case-7" and instance.input == {"name": "Ada"}
+    assert wait_for_instance(instance.pk).output == {"name": "Ada", "greeted": True}
+
+
+@pytest.mark.django_db
+def test_staff_without_the_start_permission_cannot_start_from_the_admin(client, make_user):
+    from apps.workflows.models import WorkflowInstance
+
+    definition, _ = do_save_definition(
+        publish=True,
+        source={
+            "id": "locked",
+            "version": "1",
+            "specVersion": "0.8",
+            "start": "S",
+            "states": [{"name": "S", "type": "inject", "data": {}, "end": True}],
+        },
+    )
+    client.force_login(make_user("viewer", staff=True, perms=["workflows.view_workflowdefinition"]))
+    answer = client.post(
+        f"/admin/workflows/workflowdefinition/{definition.pk}/start/", {"input": "{}"}, follow=True
+    )
+    assert "not allowed to start" in answer.content.decode()
+    assert not WorkflowInstance.objects.exists()

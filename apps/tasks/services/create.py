@@ -156,6 +156,15 @@ def do_create_task(
     now = now or timezone.now()
     fix = Corrections()
     fields = task_fields(request, now, fix)
+    if instance is not None:
+        # The task's title and input come from workflow data, which may hold $SECRETS: the
+        # people doing the task never see them (API, inbox, admin, e-mails, events).
+        from apps.workflows.services.mirror import masker_for
+
+        masker = masker_for(instance.definition_id)
+        if masker is not None:
+            fields["title"] = masker.text(fields["title"])
+            fields["input"] = masker(fields["input"])
     assignee_name = (request.task or {}).get("assignee")
     assignee_name = str(assignee_name).strip() if assignee_name not in (None, "") else ""
     assignee = (

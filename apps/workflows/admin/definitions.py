@@ -116,6 +116,7 @@ class WorkflowDefinitionAdmin(admin.ModelAdmin):
         "versions",
         "exports",
         "starters",
+        "start_link",
         "source_view",
     ]
 
@@ -155,6 +156,7 @@ class WorkflowDefinitionAdmin(admin.ModelAdmin):
                         "checksum",
                         "exports",
                         "starters",
+                        "start_link",
                     ]
                 },
             ),
@@ -218,6 +220,29 @@ class WorkflowDefinitionAdmin(admin.ModelAdmin):
         return format_html(
             "<a href='{}?format=json'>JSON</a> · <a href='{}?format=yaml'>YAML</a>", url, url
         )
+
+    def get_urls(self):
+        from django.urls import path
+
+        from apps.workflows.admin.starting import start_instance_view
+
+        return [
+            path(
+                "<int:pk>/start/",
+                self.admin_site.admin_view(
+                    lambda request, pk: start_instance_view(self, request, pk)
+                ),
+                name="workflows_workflowdefinition_start",
+            ),
+            *super().get_urls(),
+        ]
+
+    @admin.display(description="Start")
+    def start_link(self, obj):
+        if obj.status != "published":
+            return "only published versions start instances"
+        url = reverse("admin:workflows_workflowdefinition_start", args=[obj.pk])
+        return format_html("<a class='button' href='{}'>Start an instance…</a>", url)
 
     @admin.display(description="Who may start it")
     def starters(self, obj):

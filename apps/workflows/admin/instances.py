@@ -11,6 +11,7 @@ from django.http import Http404, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 
 from apps.core.errors import ServiceError
 from apps.workflows import permissions as perms
@@ -96,6 +97,7 @@ class WorkflowInstanceAdmin(admin.ModelAdmin):
         "status",
         "current_states",
         "pending_view",
+        "tasks_view",
         "visited_states",
         "parent",
         "restarted_from",
@@ -121,6 +123,7 @@ class WorkflowInstanceAdmin(admin.ModelAdmin):
                     "status",
                     "current_states",
                     "pending_view",
+                    "tasks_view",
                     "parent",
                     "restarted_from",
                     "started_by",
@@ -184,6 +187,28 @@ class WorkflowInstanceAdmin(admin.ModelAdmin):
     @admin.display(description="current state(s)")
     def current(self, obj):
         return ", ".join(obj.current_states or []) or "—"
+
+    @admin.display(description="its tasks")
+    def tasks_view(self, obj):
+        from apps.tasks.selectors import tasks_of_instance
+        from apps.workflows.masking import mask_instance_data
+
+        tasks = list(tasks_of_instance(obj)[:50])
+        if not tasks:
+            return "—"
+        return format_html_join(
+            mark_safe("<br>"),
+            "<a href='{}'>{}</a> — {}{}",
+            (
+                (
+                    reverse("admin:tasks_usertask_change", args=[t.pk]),
+                    mask_instance_data(obj, t.title or t.task_key),
+                    t.get_status_display(),
+                    f" ({t.assignee.get_username()})" if t.assignee_id else "",
+                )
+                for t in tasks
+            ),
+        )
 
     @admin.display(description="actions in flight")
     def pending_view(self, obj):

@@ -14,6 +14,7 @@ from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, is_cancelled_exception
 
 from apps.core import search_attributes as sa
 from apps.workflows.dsl.durations import DurationError, parse_duration
@@ -27,7 +28,7 @@ from apps.workflows.engine.contracts import (
     TaskSignal,
 )
 from apps.workflows.engine.data import Evaluator
-from apps.workflows.engine.errors import DATA_ERROR, WorkflowError
+from apps.workflows.engine.errors import DATA_ERROR, WorkflowError, from_exception
 
 # Activities retry infrastructure failures (worker death, activity timeouts) with backoff;
 # business errors are raised non-retryable by the activities and retried by the interpreter
@@ -226,15 +227,22 @@ class Run:
         result_type: type | None = None,
     ) -> Any:
         """Run one activity with the engine's infrastructure retry policy."""
-        return await workflow.execute_activity(
-            name,
-            arg,
-            task_queue=task_queue(queue),
-            start_to_close_timeout=_timeout(timeout),
-            retry_policy=ENGINE_RETRY,
-            result_type=result_type,
-            summary=name.removeprefix("xflow."),
-        )
+        try:
+            return await workflow.execute_activity(
+                name,
+                arg,
+                task_queue=task_queue(queue),
+                start_to_close_timeout=_timeout(timeout),
+                retry_policy=ENGINE_RETRY,
+                result_type=result_type,
+                summary=name.removeprefix("xflow."),
+            )
+        except ActivityError as exc:
+            if is_cancelled_exception(exc):
+                raise  # the state was cancelled (a timeout, an interrupt): not a failure
+            # A refusal by a platform service (non-retryable) is an error of the state the
+            # definition may handle — never an exception that wedges the workflow task.
+            raise from_exception(exc) from None
 
     async def settle(self) -> None:
         """Let fire-and-forget invocations finish (their errors are ignored, per the spec)."""
