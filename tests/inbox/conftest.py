@@ -22,8 +22,6 @@ from tests.tasks.conftest import (  # noqa: F401
     OUTCOMES,
     _celery_in_process,
     _fast_passwords,
-    _stop_open_instances,
-    engine_worker,
     make_task,
     people,
     task_request,
