@@ -217,6 +217,22 @@ KAFKA_SASL_USERNAME = env_str("KAFKA_SASL_USERNAME")
 KAFKA_SASL_PASSWORD = env_str("KAFKA_SASL_PASSWORD")
 KAFKA_TOPIC_PREFIX = env_str("KAFKA_TOPIC_PREFIX", "xflow.")
 KAFKA_CONSUMER_GROUP = env_str("KAFKA_CONSUMER_GROUP", "xflow-bridge")
+# The bridge consumes KAFKA_EVENTS_TOPIC (and `run_bridge --topic`); what the platform produces
+# (workflow events, task lifecycle events) goes to KAFKA_PRODUCED_TOPIC, never to a consumed
+# topic, so the platform does not re-read its own output. Unreadable messages: the dead letters.
+KAFKA_EVENTS_TOPIC = env_str("KAFKA_EVENTS_TOPIC", f"{KAFKA_TOPIC_PREFIX}events")
+KAFKA_PRODUCED_TOPIC = env_str("KAFKA_PRODUCED_TOPIC", f"{KAFKA_TOPIC_PREFIX}produced")
+KAFKA_DEADLETTER_TOPIC = env_str("KAFKA_DEADLETTER_TOPIC", f"{KAFKA_TOPIC_PREFIX}deadletter")
+# A consumed message (or HTTP event) larger than this is dead-lettered (refused).
+XFLOW_EVENT_MAX_BYTES = env_int("XFLOW_EVENT_MAX_BYTES", 1024 * 1024)
+# The outbox relay: rows per batch, how long a bridge's claim on them lasts, and how often a
+# failing row is tried (backoff doubling from 1 s up to 5 min) before it is marked failed.
+XFLOW_OUTBOX_BATCH = env_int("XFLOW_OUTBOX_BATCH", 500)
+XFLOW_OUTBOX_LEASE_SECONDS = env_int("XFLOW_OUTBOX_LEASE_SECONDS", 60)
+XFLOW_OUTBOX_MAX_ATTEMPTS = env_int("XFLOW_OUTBOX_MAX_ATTEMPTS", 10)
+# The bridge handles this many partitions side by side (each partition's messages in order).
+XFLOW_BRIDGE_THREADS = env_int("XFLOW_BRIDGE_THREADS", 4)
+XFLOW_BRIDGE_MAX_REQUEST_BYTES = env_int("XFLOW_BRIDGE_MAX_REQUEST_BYTES", 8 * 1024 * 1024)
 
 # Celery on Redis
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", REDIS_URL)

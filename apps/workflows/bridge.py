@@ -1,204 +1,240 @@
 """The Kafka bridge: CloudEvents from topics into workflows, and the outbox out to Kafka.
 
 Consumed messages may be in binary mode (`ce_*` headers, data in the value) or structured
-mode (`content-type: application/cloudevents+json`, the whole event in the value). What
-cannot be parsed or routed goes to the dead-letter topic with the reason in a header; a
-message's offset is committed only after it was delivered or dead-lettered.
+mode (`content-type: application/cloudevents+json`, the whole event in the value); the
+`cloudevents` SDK reads both (apps.workflows.eventcodec). A consumer group shares the
+partitions among bridges; each partition's messages are handled in order, partitions side by
+side. An offset is committed only after its message's effect is durable: routed (the
+InboundEvent and delivery rows committed) or dead-lettered (the DeadLetter row committed and
+the broker acknowledged the dead-letter copy). A bridge killed in between reads the message
+again, and routing is idempotent per (source, id).
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from django.conf import settings
-from django.db import close_old_connections, transaction
-from django.utils import timezone
+from django.db import close_old_connections
 
 from apps.core.errors import ServiceError, Unavailable
-from apps.workflows.models import OutboxEvent
+from apps.workflows.eventcodec import from_kafka, max_event_bytes
+from apps.workflows.kafka import kafka_options, new_producer
+from apps.workflows.outbox import relay_outbox
+from apps.workflows.services.deadletters import DLQ_HEADER_PREFIX, record_dead_letter
 from apps.workflows.services.events import default_topic, deliver_event
 
 log = logging.getLogger("xflow.bridge")
 
-STRUCTURED = "application/cloudevents+json"
+# An unexpected error (a bug, the database away) is retried this often before the message is
+# dead-lettered, so one poison message cannot hold its partition for ever.
+MAX_UNEXPECTED_FAILURES = 5
 
 
 def dead_letter_topic() -> str:
-    return f"{settings.KAFKA_TOPIC_PREFIX}deadletter"
+    return settings.KAFKA_DEADLETTER_TOPIC
 
 
-def kafka_options() -> dict[str, Any]:
-    options: dict[str, Any] = {
-        "bootstrap_servers": settings.KAFKA_BOOTSTRAP_SERVERS,
-        "security_protocol": settings.KAFKA_SECURITY_PROTOCOL,
-    }
-    if settings.KAFKA_SASL_MECHANISM:
-        options.update(
-            sasl_mechanism=settings.KAFKA_SASL_MECHANISM,
-            sasl_plain_username=settings.KAFKA_SASL_USERNAME,
-            sasl_plain_password=settings.KAFKA_SASL_PASSWORD,
-        )
-    return options
-
-
-def to_kafka(
-    row: OutboxEvent, *, structured: bool = False
-) -> tuple[bytes, list[tuple[str, bytes]]]:
-    """An outbox row as a Kafka value and headers (binary mode by default)."""
-    attributes = dict(row.attributes)
-    if structured:
-        body = {**attributes, "data": row.data}
-        return json.dumps(body).encode(), [("content-type", STRUCTURED.encode())]
-    headers = [
-        (f"ce_{k}", str(v).encode()) for k, v in attributes.items() if k != "datacontenttype"
-    ]
-    headers.append(
-        ("content-type", str(attributes.get("datacontenttype", "application/json")).encode())
-    )
-    return json.dumps(row.data).encode(), headers
-
-
-def from_kafka(value: bytes | None, headers: list[tuple[str, bytes]] | None) -> dict[str, Any]:
-    """A Kafka message as a CloudEvent dict; ValueError says why it is not one."""
-    hdrs = {k.lower(): (v or b"").decode("utf-8", "replace") for k, v in headers or []}
-    ctype = hdrs.get("content-type", "")
-    if ctype.startswith(STRUCTURED) or ("ce_id" not in hdrs and value):
-        try:
-            event = json.loads(value or b"")
-        except ValueError as exc:
-            raise ValueError(f"the value is not JSON ({exc})") from None
-        if not isinstance(event, dict):
-            raise ValueError("a structured CloudEvent must be a JSON object")
-        return event
-    event: dict[str, Any] = {k[3:]: v for k, v in hdrs.items() if k.startswith("ce_")}
-    if ctype:
-        event["datacontenttype"] = ctype
-    if value is not None:
-        if "json" in ctype or not ctype:
-            try:
-                event["data"] = json.loads(value)
-            except ValueError:
-                event["data"] = value.decode("utf-8", "replace")
-        else:
-            event["data"] = value.decode("utf-8", "replace")
-    return event
-
-
-def publish_outbox(producer, *, batch: int = 200) -> int:
-    """Send pending outbox rows in order; mark each sent only after the broker acknowledged."""
-    sent = 0
-    with transaction.atomic():
-        rows = list(
-            OutboxEvent.objects.select_for_update(skip_locked=True)
-            .filter(published_at__isnull=True)
-            .order_by("id")[:batch]
-        )
-        for row in rows:
-            value, headers = to_kafka(row)
-            try:
-                producer.send(
-                    row.topic,
-                    value=value,
-                    headers=headers,
-                    key=(row.attributes.get("subject") or row.event_id).encode(),
-                ).get(timeout=10)
-            except Exception as exc:  # the row stays pending and is tried again
-                row.attempts += 1
-                row.last_error = str(exc)[:1000]
-                row.save(update_fields=["attempts", "last_error"])
-                log.warning("outbox %s not published: %s", row.event_id, exc)
-                break
-            row.published_at = timezone.now()
-            row.attempts += 1
-            row.save(update_fields=["published_at", "attempts"])
-            sent += 1
-    return sent
+def origin_of(message) -> str:
+    return f"{message.topic}/{message.partition}@{message.offset}"
 
 
 def handle_message(message, producer) -> str:
-    """Deliver one consumed message; returns 'delivered', 'dead-lettered' or raises to retry."""
+    """Deliver one consumed message; 'delivered' or 'dead-lettered', or raises to retry."""
     try:
-        event = from_kafka(message.value, message.headers)
-        result = deliver_event(event)
-        log.info(
-            "event %s (%s): started %d, woke %d%s",
-            event.get("id"),
-            event.get("type"),
-            len(result.started),
-            len(result.delivered),
-            " (duplicate)" if result.duplicate else "",
-        )
-        return "delivered"
+        event = from_kafka(message.key, message.value, message.headers)
+        result = deliver_event(event, origin=origin_of(message))
     except Unavailable:
         raise  # the engine is down: do not commit, the message is read again
-    except (ValueError, ServiceError) as exc:
-        reason = getattr(exc, "message", None) or str(exc)
-        headers = list(message.headers or []) + [
-            ("xflow_dlq_reason", reason.encode()[:1000]),
-            ("xflow_dlq_topic", message.topic.encode()),
-            ("xflow_dlq_offset", str(message.offset).encode()),
-        ]
-        producer.send(dead_letter_topic(), value=message.value, headers=headers).get(timeout=10)
-        log.warning("dead-lettered %s@%s: %s", message.topic, message.offset, reason)
+    except ServiceError as exc:
+        dead_letter(message, producer, exc.message)
         return "dead-lettered"
+    log.debug(
+        "event %s (%s): started %d, woke %d%s",
+        event.get("id"),
+        event.get("type"),
+        len(result.started),
+        len(result.delivered),
+        " (duplicate)" if result.duplicate else "",
+    )
+    return "delivered"
 
 
-def run_bridge(
-    stop: threading.Event, *, topics: list[str] | None = None, poll_seconds: float = 0.5
-) -> None:
-    """Consume topics and relay the outbox until `stop` is set."""
-    from kafka import KafkaConsumer, KafkaProducer
+def dead_letter(message, producer, reason: str) -> None:
+    """Keep the message (row + dead-letter topic, same key), with why and where it came from."""
+    original = [
+        (name, value or b"")
+        for name, value in message.headers or []
+        if not name.startswith(DLQ_HEADER_PREFIX)
+    ]
+    record_dead_letter(
+        topic=message.topic,
+        partition=message.partition,
+        offset=message.offset,
+        key=message.key,
+        value=message.value,
+        headers=original,
+        reason=reason,
+        keep_bytes=max_event_bytes(),
+    )
+    headers = original + [
+        ("xflow_dlq_reason", reason.encode()[:1000]),
+        ("xflow_dlq_topic", message.topic.encode()),
+        ("xflow_dlq_partition", str(message.partition).encode()),
+        ("xflow_dlq_offset", str(message.offset).encode()),
+    ]
+    value = message.value
+    if value is not None and len(value) > settings.XFLOW_BRIDGE_MAX_REQUEST_BYTES // 2:
+        # Too large to copy: the dead-letter copy says so; the original stays in its topic.
+        headers.append(("xflow_dlq_value_dropped", str(len(value)).encode()))
+        value = None
+    producer.send(dead_letter_topic(), key=message.key, value=value, headers=headers).get(
+        timeout=30
+    )
+    log.warning("dead-lettered %s: %s", origin_of(message), reason)
 
-    topics = topics or [default_topic()]
-    options = kafka_options()
-    producer = KafkaProducer(**options, acks="all", linger_ms=5, retries=5)
-    consumer = KafkaConsumer(
+
+class PartitionWork:
+    """Handle one partition's batch in order; stop at the first message to retry."""
+
+    def __init__(self, producer, failures: dict[tuple[str, int, int], int]) -> None:
+        self.producer = producer
+        self.failures = failures
+
+    def __call__(self, messages: list) -> tuple[int | None, int | None]:
+        """(next offset to commit, offset to seek back to) for the batch."""
+        done: int | None = None
+        try:
+            for message in messages:
+                if not self._handle(message):
+                    return done, message.offset
+                done = message.offset + 1
+            return done, None
+        finally:
+            close_old_connections()
+
+    def _handle(self, message) -> bool:
+        where = (message.topic, message.partition, message.offset)
+        try:
+            handle_message(message, self.producer)
+        except Unavailable as exc:
+            log.warning("engine unavailable, will re-read %s: %s", origin_of(message), exc)
+            return False
+        except Exception as exc:  # noqa: BLE001 - database or broker away, or a bug
+            count = self.failures.get(where, 0) + 1
+            self.failures[where] = count
+            log.exception("handling %s failed (%d)", origin_of(message), count)
+            if count < MAX_UNEXPECTED_FAILURES:
+                return False
+            try:
+                dead_letter(message, self.producer, f"internal error: {type(exc).__name__}: {exc}")
+            except Exception:  # noqa: BLE001 - cannot even dead-letter: read it again later
+                log.exception("dead-lettering %s failed", origin_of(message))
+                return False
+        self.failures.pop(where, None)
+        return True
+
+
+def run_relay(stop: threading.Event, producer, *, idle_seconds: float = 0.2) -> None:
+    """Publish the outbox until `stop` is set (a thread of the bridge)."""
+    worker = f"bridge-{uuid.uuid4().hex[:8]}"
+    while not stop.is_set():
+        try:
+            close_old_connections()
+            if relay_outbox(producer, worker=worker):
+                continue  # more may be waiting
+        except Exception:  # noqa: BLE001 - database away: try again shortly
+            log.exception("outbox relay failed")
+            stop.wait(2)
+        stop.wait(idle_seconds)
+
+
+def new_consumer(topics: list[str]):
+    from kafka import KafkaConsumer
+
+    return KafkaConsumer(
         *topics,
-        **options,
+        **kafka_options(),
         group_id=settings.KAFKA_CONSUMER_GROUP,
         enable_auto_commit=False,
         auto_offset_reset="earliest",
         # tansu (and small clusters) make the first group join wait ~half the session timeout.
         session_timeout_ms=6000,
         heartbeat_interval_ms=1000,
+        fetch_max_bytes=settings.XFLOW_BRIDGE_MAX_REQUEST_BYTES,
+        max_partition_fetch_bytes=settings.XFLOW_BRIDGE_MAX_REQUEST_BYTES,
     )
-    log.info(
-        "bridge consuming %s on %s", ", ".join(topics), ", ".join(options["bootstrap_servers"])
-    )
+
+
+def run_bridge(
+    stop: threading.Event,
+    *,
+    topics: list[str] | None = None,
+    poll_seconds: float = 0.5,
+    relay: bool = True,
+    threads: int | None = None,
+) -> None:
+    """Consume topics and relay the outbox until `stop` is set (then finish the batch in hand,
+    commit it and leave the group)."""
+    from kafka.errors import CommitFailedError
+    from kafka.structs import OffsetAndMetadata
+
+    topics = topics or [default_topic()]
+    threads = threads or settings.XFLOW_BRIDGE_THREADS
+    producer = new_producer(linger_ms=5, max_request_size=settings.XFLOW_BRIDGE_MAX_REQUEST_BYTES)
+    consumer = new_consumer(topics)
+    relay_stop = threading.Event()
+    relay_thread = None
+    if relay:
+        relay_thread = threading.Thread(
+            target=run_relay, args=(relay_stop, producer), name="outbox-relay", daemon=True
+        )
+        relay_thread.start()
+    failures: dict[tuple[str, int, int], int] = {}
+    work = PartitionWork(producer, failures)
+    pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="bridge")
+    log.info("bridge consuming %s with %d threads", ", ".join(topics), threads)
     try:
         while not stop.is_set():
-            close_old_connections()
-            publish_outbox(producer)
-            batches = consumer.poll(timeout_ms=int(poll_seconds * 1000), max_records=100)
-            for partition, messages in batches.items():
-                for message in messages:
-                    try:
-                        handle_message(message, producer)
-                    except Unavailable as exc:
-                        log.warning(
-                            "engine unavailable, will re-read %s@%s: %s",
-                            message.topic,
-                            message.offset,
-                            exc,
-                        )
-                        consumer.seek(partition, message.offset)
-                        time.sleep(2)
-                        break
-                    consumer.commit({partition: _offset(message.offset + 1)})
+            batches = consumer.poll(timeout_ms=int(poll_seconds * 1000), max_records=500)
+            if not batches:
+                continue
+            futures = {tp: pool.submit(work, messages) for tp, messages in batches.items()}
+            offsets: dict[Any, Any] = {}
+            retry = False
+            for tp, future in futures.items():
+                done, seek = future.result()
+                if done is not None:
+                    offsets[tp] = OffsetAndMetadata(done, None, -1)
+                if seek is not None:
+                    consumer.seek(tp, seek)
+                    retry = True
+            if offsets:
+                try:
+                    consumer.commit(offsets)
+                except CommitFailedError as exc:  # rebalanced meanwhile: the new owner re-reads
+                    log.warning("offsets not committed (%s); the messages are read again", exc)
+            if retry:
+                stop.wait(2)
     finally:
+        pool.shutdown(wait=True)
+        relay_stop.set()
+        if relay_thread is not None:
+            relay_thread.join(30)
         consumer.close()
         producer.close()
         log.info("bridge stopped")
 
 
-def _offset(offset: int):
-    from kafka.structs import OffsetAndMetadata
-
-    try:
-        return OffsetAndMetadata(offset, None, -1)
-    except TypeError:  # older kafka-python: (offset, metadata)
-        return OffsetAndMetadata(offset, None)
+def wait_until_assigned(consumer, timeout: float = 30.0) -> None:
+    """Poll until the group gave this consumer partitions (tests, benchmarks)."""
+    deadline = time.monotonic() + timeout
+    while not consumer.assignment():
+        if time.monotonic() > deadline:
+            raise TimeoutError("the consumer was given no partition")
+        consumer.poll(timeout_ms=200)

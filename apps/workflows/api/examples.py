@@ -121,12 +121,14 @@ EVENT_REQUEST = [
 
 EVENT_RESPONSE = [
     OpenApiExample(
-        "Woke one waiting instance",
+        "Accepted: written to the events topic",
         value={
-            "event_id": "evt-2026-0001",
-            "duplicate": False,
-            "started": [],
-            "delivered": [INSTANCE_ID],
+            "id": "evt-2026-0001",
+            "source": "/shop/orders",
+            "type": "order.paid",
+            "topic": "xflow.events",
+            "partition": 2,
+            "offset": 1187,
         },
         response_only=True,
         status_codes=["202"],

@@ -371,7 +371,9 @@ class SecretSerializer(serializers.ModelSerializer):
 
 
 class CloudEventSerializer(serializers.Serializer):
-    """A CloudEvent 1.0 in structured JSON; extension attributes (for correlation) pass."""
+    """A CloudEvent 1.0 in structured JSON; extension attributes (for correlation) pass.
+
+    Documents the body; the ingress checks it with apps.workflows.eventcodec (all modes)."""
 
     specversion = serializers.ChoiceField(choices=["1.0"], required=False, default="1.0")
     id = serializers.CharField(max_length=200)
@@ -384,12 +386,12 @@ class CloudEventSerializer(serializers.Serializer):
     data = serializers.JSONField(required=False, allow_null=True)
 
 
-class EventDeliverySerializer(serializers.Serializer):
-    event_id = serializers.CharField()
-    duplicate = serializers.BooleanField(help_text="This event (source, id) was received before.")
-    started = serializers.ListField(
-        child=serializers.UUIDField(), help_text="Instances the event started."
-    )
-    delivered = serializers.ListField(
-        child=serializers.UUIDField(), help_text="Waiting instances the event reached."
-    )
+class EventAcceptedSerializer(serializers.Serializer):
+    """Where the accepted event was written; the bridge routes it from there."""
+
+    id = serializers.CharField()
+    source = serializers.CharField()
+    type = serializers.CharField()
+    topic = serializers.CharField(help_text="The Kafka topic the bridge consumes.")
+    partition = serializers.IntegerField()
+    offset = serializers.IntegerField()

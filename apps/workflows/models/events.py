@@ -29,11 +29,23 @@ class EventWait(models.Model):
         indexes = [models.Index(fields=["event_type"])]
 
 
+class OutboxStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    SENT = "sent", "Sent"
+    FAILED = "failed", "Failed (gave up; retry from the admin)"
+
+
 class OutboxEvent(models.Model):
-    """A CloudEvent to publish; written in the producer's transaction, sent by the bridge."""
+    """A CloudEvent to publish; written in the producer's transaction, sent by the bridge.
+
+    The relay claims pending rows for a while (`claimed_until`, no lock held while sending),
+    retries a failing row with backoff (`next_attempt_at`) and marks it failed after
+    XFLOW_OUTBOX_MAX_ATTEMPTS. A row with `webhook_url` is POSTed there instead of to Kafka.
+    """
 
     dedupe_key = models.CharField(max_length=300, unique=True)
-    topic = models.CharField(max_length=300)
+    topic = models.CharField(max_length=300, blank=True, default="")
+    webhook_url = models.CharField(max_length=2000, blank=True, default="")
     event_id = models.CharField(max_length=200)
     event_type = models.CharField(max_length=300)
     source = models.CharField(max_length=500)
@@ -42,8 +54,14 @@ class OutboxEvent(models.Model):
     instance = models.ForeignKey(
         WorkflowInstance, null=True, blank=True, on_delete=models.SET_NULL, related_name="outbox"
     )
+    status = models.CharField(
+        max_length=16, choices=OutboxStatus.choices, default=OutboxStatus.PENDING
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     published_at = models.DateTimeField(null=True, blank=True)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    claimed_until = models.DateTimeField(null=True, blank=True)
+    claimed_by = models.CharField(max_length=100, blank=True, default="")
     attempts = models.PositiveIntegerField(default=0)
     last_error = models.TextField(blank=True, default="")
 
@@ -51,9 +69,12 @@ class OutboxEvent(models.Model):
         ordering = ["id"]
         indexes = [
             models.Index(
-                fields=["id"], condition=models.Q(published_at__isnull=True), name="outbox_pending"
+                fields=["id"], condition=models.Q(status="pending"), name="outbox_pending_rows"
             )
         ]
+
+    def __str__(self) -> str:
+        return f"{self.event_type} {self.event_id}"
 
 
 class InboundEvent(models.Model):
@@ -63,9 +84,15 @@ class InboundEvent(models.Model):
     matching wait registered before then; a resend of such an event is routed again.
     """
 
+    class Status(models.TextChoices):
+        ROUTED = "routed", "Routed (reached instances, started some, or fired a trigger)"
+        UNROUTED = "unrouted", "Unrouted (nobody listens; kept for a later wait)"
+
     source = models.CharField(max_length=500)
     event_id = models.CharField(max_length=200)
     event_type = models.CharField(max_length=300)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.ROUTED)
+    origin = models.CharField(max_length=400, blank=True, default="")  # topic/partition@offset
     received_at = models.DateTimeField(auto_now_add=True)
     event = SafeJSONField(null=True, blank=True)  # the CloudEvent as received
     result = SafeJSONField(default=dict)
@@ -81,7 +108,8 @@ class InboundEvent(models.Model):
                 fields=["event_type", "kept_until"],
                 condition=models.Q(kept_until__isnull=False),
                 name="inbound_event_kept",
-            )
+            ),
+            models.Index(fields=["status", "received_at"], name="inbound_event_status"),
         ]
 
     def __str__(self) -> str:
@@ -117,3 +145,77 @@ class EventDelivery(models.Model):
                 name="event_delivery_pending",
             )
         ]
+
+
+class DeadLetter(models.Model):
+    """A consumed message the bridge could not parse or route, kept for an operator to replay."""
+
+    class Status(models.TextChoices):
+        NEW = "new", "New"
+        REPLAYED = "replayed", "Replayed"
+        REPLAY_FAILED = "replay_failed", "Replay failed"
+
+    topic = models.CharField(max_length=300)
+    partition = models.IntegerField()
+    offset = models.BigIntegerField()
+    key = models.BinaryField(null=True, blank=True)
+    headers = SafeJSONField(default=list, blank=True)  # [[name, text or base64], ...]
+    value = models.BinaryField(null=True, blank=True)
+    value_size = models.PositiveIntegerField(default=0)
+    reason = models.TextField()
+    event_id = models.CharField(max_length=200, blank=True, default="")
+    event_type = models.CharField(max_length=300, blank=True, default="")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.NEW)
+    created_at = models.DateTimeField(auto_now_add=True)
+    replayed_at = models.DateTimeField(null=True, blank=True)
+    replay_result = SafeJSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["topic", "partition", "offset"], name="uniq_dead_letter_message"
+            )
+        ]
+        indexes = [models.Index(fields=["status", "created_at"], name="dead_letter_status")]
+
+    def __str__(self) -> str:
+        return f"{self.topic}/{self.partition}@{self.offset}"
+
+
+class EventTrigger(models.Model):
+    """An operator's rule: events matching the filter start, signal, call or republish."""
+
+    class Action(models.TextChoices):
+        START = "start", "Start an instance of a definition"
+        SIGNAL = "signal", "Deliver to the instances with a business key"
+        WEBHOOK = "webhook", "Call a webhook (CloudEvents HTTP binary mode)"
+        REPUBLISH = "republish", "Republish to a Kafka topic"
+
+    name = models.CharField(max_length=200, unique=True)
+    enabled = models.BooleanField(default=True)
+    event_type = models.CharField(max_length=300, blank=True, help_text="Blank: any type.")
+    source = models.CharField(max_length=500, blank=True, help_text="Blank: any source.")
+    extensions = models.JSONField(
+        default=dict, blank=True, help_text='Attributes the event must carry: {"region": "eu"}.'
+    )
+    action = models.CharField(max_length=16, choices=Action.choices)
+    definition_key = models.CharField(
+        max_length=200, blank=True, help_text="start: the definition (latest published version)."
+    )
+    business_key_attribute = models.CharField(
+        max_length=100,
+        blank=True,
+        default="subject",
+        help_text="signal: the event attribute holding the business key of the instances.",
+    )
+    url = models.CharField(max_length=2000, blank=True, help_text="webhook: the URL to POST to.")
+    topic = models.CharField(max_length=300, blank=True, help_text="republish: the topic.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name

@@ -23,7 +23,7 @@ from django.utils import timezone
 from apps.core import temporal
 from apps.core.errors import ServiceError
 from apps.workflows.engine.contracts import SIGNAL_EVENT, EmitEvent, EventWait
-from apps.workflows.error_codes import WorkflowErrorCode
+from apps.workflows.eventcodec import check_event
 from apps.workflows.models import (
     EventDelivery,
     InboundEvent,
@@ -36,7 +36,8 @@ from apps.workflows.models import (
     EventWait as EventWaitRow,
 )
 
-REQUIRED_ATTRIBUTES = ("id", "source", "type")
+# Attributes a workflow's context attributes may not set on a produced event (the platform
+# sets them); `subject` and `partitionkey` may be set: they choose the Kafka key.
 SPEC_ATTRIBUTES = {
     "id",
     "source",
@@ -44,7 +45,6 @@ SPEC_ATTRIBUTES = {
     "type",
     "datacontenttype",
     "dataschema",
-    "subject",
     "time",
     "data",
     "data_base64",
@@ -70,27 +70,8 @@ class DeliveryResult:
 
 
 def normalize_cloud_event(event: Any) -> dict[str, Any]:
-    """Check the CloudEvents 1.0 required attributes; answer in words what is missing."""
-    if not isinstance(event, dict):
-        raise ServiceError(
-            "A CloudEvent must be a JSON object with id, source, type and specversion.",
-            code=WorkflowErrorCode.EVENT_INVALID,
-        )
-    missing = [a for a in REQUIRED_ATTRIBUTES if not isinstance(event.get(a), str) or not event[a]]
-    if missing:
-        raise ServiceError(
-            f"The CloudEvent lacks {', '.join(missing)} (each a non-empty string).",
-            code=WorkflowErrorCode.EVENT_INVALID,
-            fields={a: ["required"] for a in missing},
-        )
-    version = event.get("specversion", "1.0")
-    if version != "1.0":
-        raise ServiceError(
-            f"specversion {version!r} is not supported; send CloudEvents 1.0.",
-            code=WorkflowErrorCode.EVENT_INVALID,
-            fields={"specversion": ["must be 1.0"]},
-        )
-    return {**event, "specversion": "1.0"}
+    """Check a CloudEvent 1.0 (required attributes, bounds, storable text); answer in words."""
+    return check_event(event, default_specversion="1.0")
 
 
 def _correlation_matches(correlation: list[dict[str, Any]], event: dict[str, Any]) -> bool:
@@ -127,15 +108,15 @@ def retention() -> timedelta:
     return timedelta(seconds=settings.XFLOW_EVENT_RETENTION_SECONDS)
 
 
-def deliver_event(event: Any, *, user=None) -> DeliveryResult:
+def deliver_event(event: Any, *, user=None, origin: str = "") -> DeliveryResult:
     """Route one CloudEvent: start instances that begin with it, wake instances waiting for it.
 
     Everything is decided and written in one transaction (the event, a delivery row per
     instance it reaches, the rows of the instances it starts); the signals and starts go to
     Temporal after the commit, and pending deliveries are re-sent until Temporal takes them.
-    Idempotent per (source, id); an event that reached nobody is kept for
-    XFLOW_EVENT_RETENTION_SECONDS for waits that come later, and a resend of it is routed
-    again.
+    Idempotent per (source, id); an event that reached nobody is recorded `unrouted` and
+    kept for XFLOW_EVENT_RETENTION_SECONDS for waits that come later, and a resend of it is
+    routed again. Operators' triggers (services.triggers) apply in the same transaction.
     """
     event = normalize_cloud_event(event)
     from apps.workflows.services.instances import do_start_instance, instance_id_for
@@ -146,10 +127,10 @@ def deliver_event(event: Any, *, user=None) -> DeliveryResult:
         record, created = InboundEvent.objects.get_or_create(
             source=event["source"],
             event_id=event["id"],
-            defaults={"event_type": event["type"], "event": event},
+            defaults={"event_type": event["type"], "event": event, "origin": origin[:400]},
         )
         previous = record.result or {}
-        if not created and (record.delivered_count or previous.get("started")):
+        if not created and record.status == InboundEvent.Status.ROUTED:
             return DeliveryResult(
                 event_id=event["id"],
                 duplicate=True,
@@ -190,17 +171,19 @@ def deliver_event(event: Any, *, user=None) -> DeliveryResult:
                 refusals.append(exc)
                 continue
             result.started.append(str(instance.id))
-        if refusals and not (result.started or result.delivered):
+        fired = apply_triggers(record, event, result, deliveries, user=user)
+        if refusals and not (result.started or result.delivered or fired):
             raise refusals[0]  # nobody took it: the sender hears why (nothing is recorded)
+        routed = bool(result.delivered or result.started or fired)
         record.delivered_count = len(result.delivered)
-        record.kept_until = (
-            None if result.delivered or result.started else timezone.now() + retention()
-        )
+        record.status = InboundEvent.Status.ROUTED if routed else InboundEvent.Status.UNROUTED
+        record.kept_until = None if routed else timezone.now() + retention()
         record.result = {
             **result.as_dict(),
+            "triggers": fired,
             "refused": [{"code": str(r.code), "message": r.message} for r in refusals],
         }
-        record.save(update_fields=["delivered_count", "kept_until", "result"])
+        record.save(update_fields=["delivered_count", "status", "kept_until", "result"])
         if deliveries:
             transaction.on_commit(lambda: send_deliveries(deliveries), robust=True)
     return result
@@ -208,6 +191,12 @@ def deliver_event(event: Any, *, user=None) -> DeliveryResult:
 
 def _business_key(event: dict[str, Any]) -> str:
     return str(event.get("subject") or "")[:200]
+
+
+def apply_triggers(record, event, result, deliveries, *, user=None) -> list[dict[str, Any]]:
+    from apps.workflows.services.triggers import apply_triggers as apply
+
+    return apply(record, event, result, deliveries, user=user)
 
 
 def send_deliveries(ids: Iterable[int]) -> int:
@@ -308,12 +297,13 @@ def register_wait(wait: EventWait, *, strict: bool = True) -> None:
                 deliveries.append(delivery.pk)
             # It reached somebody now: no longer kept for others.
             record.kept_until = None
+            record.status = InboundEvent.Status.ROUTED
             record.delivered_count += 1
             record.result = {
                 **(record.result or {}),
                 "delivered": [*(record.result or {}).get("delivered", []), str(instance.pk)],
             }
-            record.save(update_fields=["kept_until", "delivered_count", "result"])
+            record.save(update_fields=["kept_until", "status", "delivered_count", "result"])
         if deliveries:
             transaction.on_commit(lambda: send_deliveries(deliveries), robust=True)
 
@@ -326,7 +316,47 @@ def clear_wait(instance_id: str, wait_id: str | None = None) -> None:
 
 
 def default_topic() -> str:
-    return f"{settings.KAFKA_TOPIC_PREFIX}events"
+    """The topic the bridge consumes (and the HTTP ingress writes to)."""
+    return settings.KAFKA_EVENTS_TOPIC
+
+
+def produced_topic() -> str:
+    """Where the platform's own events go: never a topic the bridge consumes."""
+    return settings.KAFKA_PRODUCED_TOPIC
+
+
+def do_send_event(event: dict[str, Any], *, user) -> dict[str, Any]:
+    """Write a checked CloudEvent to the consumed topic (binary mode), audited; the bridge
+    routes it. Unavailable when the broker does not acknowledge it."""
+    from apps.core.audit import record_platform_event
+    from apps.workflows.eventcodec import EventRefused, max_event_bytes, to_kafka
+    from apps.workflows.kafka import publish
+
+    key, value, headers = to_kafka(event)
+    size = len(value) + sum(len(v) for _, v in headers)
+    if size > max_event_bytes():
+        raise EventRefused(
+            f"The event is {size:,} bytes; events are at most {max_event_bytes():,} bytes."
+        )
+    topic = default_topic()
+    sent = publish(topic, key=key, value=value, headers=headers)
+    record_platform_event(
+        "event_sent",
+        actor=user,
+        subject=f"{event['type']} {event['id']}"[:200],
+        source=event["source"],
+        topic=topic,
+        partition=sent.partition,
+        offset=sent.offset,
+    )
+    return {
+        "id": event["id"],
+        "source": event["source"],
+        "type": event["type"],
+        "topic": topic,
+        "partition": sent.partition,
+        "offset": sent.offset,
+    }
 
 
 def emit_event(emit: EmitEvent) -> str:
@@ -334,8 +364,13 @@ def emit_event(emit: EmitEvent) -> str:
     definition = emit.event or {}
     key = emit.dedupe_key or f"{emit.instance_id}:{uuid.uuid4()}"
     event_id = str(uuid.uuid5(XFLOW_NAMESPACE, key))
+    # CloudEvents extension names are lowercase letters and digits (Kafka headers lose case).
     extensions = {
-        k: v for k, v in (emit.context_attributes or {}).items() if k not in SPEC_ATTRIBUTES
+        name: value
+        for key, value in (emit.context_attributes or {}).items()
+        if (name := "".join(c for c in str(key).lower() if c.isascii() and c.isalnum()))
+        and name not in SPEC_ATTRIBUTES
+        and isinstance(value, str | int | bool)
     }
     attributes = {
         "specversion": "1.0",
@@ -352,7 +387,7 @@ def emit_event(emit: EmitEvent) -> str:
     row, _ = OutboxEvent.objects.get_or_create(
         dedupe_key=key[:300],
         defaults={
-            "topic": topic or default_topic(),
+            "topic": topic or produced_topic(),
             "event_id": event_id,
             "event_type": attributes["type"],
             "source": attributes["source"],

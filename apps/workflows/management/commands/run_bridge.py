@@ -18,15 +18,22 @@ class Command(BaseCommand):
             action="append",
             dest="topics",
             metavar="TOPIC",
-            help="a topic to consume (repeat for several); default: <prefix>events",
+            help="a topic to consume (repeat for several); default: KAFKA_EVENTS_TOPIC",
+        )
+        parser.add_argument(
+            "--no-relay", action="store_true", help="consume only; do not publish the outbox"
+        )
+        parser.add_argument(
+            "--threads", type=int, default=None, help="partitions handled side by side"
         )
 
-    def handle(self, *args, topics=None, **options):
+    def handle(self, *args, topics=None, no_relay=False, threads=None, **options):
         stop = threading.Event()
+        # SIGTERM: finish the batch in hand, commit its offsets, leave the group, exit.
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, lambda *_: stop.set())
         beating = Heartbeat("bridge").start()  # /readyz: the bridge is running
         try:
-            run_bridge(stop, topics=topics)
+            run_bridge(stop, topics=topics, relay=not no_relay, threads=threads)
         finally:
             beating.stop()
