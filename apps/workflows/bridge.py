@@ -20,7 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from django.conf import settings
-from django.db import close_old_connections
+from django.db import close_old_connections, connections
 
 from apps.core.errors import ServiceError, Unavailable
 from apps.workflows.eventcodec import from_kafka, max_event_bytes
@@ -116,7 +116,8 @@ class PartitionWork:
                 done = message.offset + 1
             return done, None
         finally:
-            close_old_connections()
+            # Back to the pool: the thread may serve another partition next time.
+            connections.close_all()
 
     def _handle(self, message) -> bool:
         where = (message.topic, message.partition, message.offset)
@@ -152,6 +153,7 @@ def run_relay(stop: threading.Event, producer, *, idle_seconds: float = 0.2) -> 
             log.exception("outbox relay failed")
             stop.wait(2)
         stop.wait(idle_seconds)
+    connections.close_all()
 
 
 def new_consumer(topics: list[str]):
