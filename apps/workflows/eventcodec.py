@@ -111,6 +111,14 @@ def check_event(event: Any, *, default_specversion: str | None = None) -> dict[s
                 fields={"time": ["not an RFC 3339 timestamp"]},
             ) from None
     _check_data(event.get("data"))
+    try:
+        as_sdk_event(event)  # what passes here can be encoded for Kafka and HTTP
+    except CloudEventValidationError as exc:
+        fields = {name: [str(e) for e in errors] for name, errors in exc.errors.items()}
+        said = "; ".join(f"{name}: {', '.join(msgs)}" for name, msgs in fields.items())
+        raise EventRefused(f"The CloudEvent is not valid: {said}", fields=fields) from None
+    except (ValueError, TypeError) as exc:
+        raise EventRefused(f"The CloudEvent is not valid: {exc}") from None
     return event
 
 

@@ -31,6 +31,8 @@ START_INSTANCE = "workflows.add_workflowinstance"
 VIEW_INSTANCE = "workflows.view_workflowinstance"
 CHANGE_INSTANCE = "workflows.change_workflowinstance"
 SEND_EVENT = "workflows.add_inboundevent"
+RETRY_OUTBOX = "workflows.change_outboxevent"
+REPLAY_DEAD_LETTER = "workflows.change_deadletter"
 
 
 def denied(message: str) -> ServiceError:
@@ -289,6 +291,12 @@ def require_secrets(user, action: str) -> None:
 
 
 # --- events -------------------------------------------------------------------------------
+
+
+def can_operate_events(user, action: str) -> bool:
+    """The event plumbing's operator actions: `retry` outbox rows, `replay` dead letters."""
+    perm = {"retry": RETRY_OUTBOX, "replay": REPLAY_DEAD_LETTER}[action]
+    return _signed_in(user) and user.has_perm(perm)
 
 
 def require_send_events(user) -> None:

@@ -16,7 +16,7 @@ from django.utils.safestring import mark_safe
 from apps.core.errors import ServiceError
 from apps.workflows import permissions as perms
 from apps.workflows.masking import mask_instance_data, masking_scope
-from apps.workflows.models import InstanceEvent, OutboxEvent, WorkflowInstance
+from apps.workflows.models import InstanceEvent, WorkflowInstance
 from apps.workflows.services import instances as instance_services
 
 from .common import pretty
@@ -326,34 +326,3 @@ class WorkflowInstanceAdmin(admin.ModelAdmin):
     @admin.action(description="Restart selected instances (same input)")
     def restart_selected(self, request, queryset):
         self._bulk(request, queryset, "restart")
-
-
-@admin.register(OutboxEvent)
-class OutboxEventAdmin(admin.ModelAdmin):
-    """Events waiting for the bridge (pending) and sent ones; data shown with secrets masked."""
-
-    list_display = ["event_id", "event_type", "topic", "created_at", "published_at", "attempts"]
-    list_filter = ["topic", "event_type"]
-    search_fields = ["event_id", "event_type", "source"]
-    readonly_fields = [f.name for f in OutboxEvent._meta.fields if f.name != "data"] + ["data_view"]
-    exclude = ["data"]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        # A pending row is an event not yet sent: deleting it would lose it silently.
-        if obj is not None and obj.published_at is None:
-            return False
-        return super().has_delete_permission(request, obj)
-
-    def change_view(self, request, object_id, form_url="", extra_context=None):
-        with _rendering_for(request):
-            return _render_now(super().change_view(request, object_id, form_url, extra_context))
-
-    @admin.display(description="data")
-    def data_view(self, obj):
-        return pretty(mask_instance_data(obj.instance, obj.data) if obj.instance else obj.data)

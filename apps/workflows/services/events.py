@@ -332,7 +332,8 @@ def do_send_event(event: dict[str, Any], *, user) -> dict[str, Any]:
     from apps.workflows.eventcodec import EventRefused, max_event_bytes, to_kafka
     from apps.workflows.kafka import publish
 
-    key, value, headers = to_kafka(event)
+    # Structured mode keeps any data exactly as sent, whatever its content type says.
+    key, value, headers = to_kafka(event, structured=True)
     size = len(value) + sum(len(v) for _, v in headers)
     if size > max_event_bytes():
         raise EventRefused(

@@ -32,6 +32,16 @@ GROUP_PERMISSIONS = {
         "workflows.view_instanceevent",
         "workflows.add_inboundevent",
         "workflows.view_outboxevent",
+        "workflows.change_outboxevent",  # retry failed rows (the row itself stays read-only)
+        "workflows.view_inboundevent",
+        "workflows.view_eventdelivery",
+        "workflows.view_eventwait",
+        "workflows.view_deadletter",
+        "workflows.change_deadletter",  # replay
+        "workflows.view_eventtrigger",
+        "workflows.add_eventtrigger",
+        "workflows.change_eventtrigger",
+        "workflows.delete_eventtrigger",
         "workflows.view_secret",
         "workflows.add_secret",
         "workflows.change_secret",
