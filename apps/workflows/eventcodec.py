@@ -293,7 +293,11 @@ def from_http(headers: dict[str, str], body: bytes) -> dict[str, Any]:
     if not binary:
         from apps.core.api.parsers import parse_json
 
-        parsed = parse_json(body.decode("utf-8"))  # ParseError names NUL, depth, syntax
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError:
+            raise EventRefused("The body is not UTF-8 text.") from None
+        parsed = parse_json(text)  # ParseError names NUL, depth, syntax
         if lowered.get("content-type", "").startswith(STRUCTURED):
             return check_event(parsed)
         return check_event(parsed, default_specversion="1.0")
