@@ -82,8 +82,8 @@ WAITER = {
 }
 
 
-def spawn_bridge(kafka_topics) -> subprocess.Popen:
-    """`manage.py run_bridge` on the test database, topics and task queues."""
+def spawn_bridge(kafka_topics, log: Path) -> subprocess.Popen:
+    """`manage.py run_bridge` on the test database, topics and task queues (stderr to `log`)."""
     db = connection.settings_dict
     env = {
         **os.environ,
@@ -102,7 +102,7 @@ def spawn_bridge(kafka_topics) -> subprocess.Popen:
         env=env,
         start_new_session=True,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stderr=log.open("ab"),
     )
 
 
@@ -112,7 +112,8 @@ def reconciler_pass() -> None:
     resend_pending_deliveries(older_than=timedelta(0))
 
 
-def test_killing_the_bridge_mid_stream_loses_and_doubles_nothing(kafka_topics):
+def test_killing_the_bridge_mid_stream_loses_and_doubles_nothing(kafka_topics, tmp_path):
+    log = tmp_path / "bridge.log"
     do_save_definition(source=STARTER, publish=True)
     waiter = do_save_definition(source=WAITER, publish=True)[0]
     half = EVENTS // 2
@@ -130,7 +131,7 @@ def test_killing_the_bridge_mid_stream_loses_and_doubles_nothing(kafka_topics):
     producer.flush()
     producer.close()
 
-    bridge = spawn_bridge(kafka_topics)
+    bridge = spawn_bridge(kafka_topics, log)
     try:
         deadline = time.monotonic() + 120
         while InboundEvent.objects.count() < EVENTS // 5:
@@ -142,7 +143,7 @@ def test_killing_the_bridge_mid_stream_loses_and_doubles_nothing(kafka_topics):
         killed_at = InboundEvent.objects.count()
         assert killed_at < EVENTS, "everything was routed before the kill: raise the count"
 
-        bridge = spawn_bridge(kafka_topics)
+        bridge = spawn_bridge(kafka_topics, log)
         deadline = time.monotonic() + 60 + EVENTS * 0.3
         while True:
             reconciler_pass()
@@ -150,7 +151,8 @@ def test_killing_the_bridge_mid_stream_loses_and_doubles_nothing(kafka_topics):
             if InboundEvent.objects.count() == EVENTS and done == EVENTS:
                 break
             assert time.monotonic() < deadline, (
-                f"{InboundEvent.objects.count()} of {EVENTS} events routed, {done} instances done"
+                f"{InboundEvent.objects.count()} of {EVENTS} events routed, {done} instances "
+                f"done; the bridges said:\n{log.read_text()[-3000:]}"
             )
             time.sleep(0.5)
         bridge.send_signal(signal.SIGTERM)  # graceful: finishes, commits, leaves the group

@@ -18,6 +18,11 @@ class EventWait(models.Model):
     source = models.CharField(max_length=500, blank=True, default="")
     # [{"name": contextAttributeName, "value": expected or null (learned from the first event)}]
     correlation = models.JSONField(default=list, blank=True)
+    # The rules' names ("orderid,region") and, when every value is bound, the key an event
+    # must produce from its attributes ("orderid=o-1&region=eu"): routing looks waits up by
+    # it instead of reading every wait of the type.
+    correlation_names = models.CharField(max_length=300, blank=True, default="")
+    correlation_key = models.CharField(max_length=1000, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -26,7 +31,10 @@ class EventWait(models.Model):
                 fields=["instance", "wait_id", "event_type"], name="uniq_event_wait"
             )
         ]
-        indexes = [models.Index(fields=["event_type"])]
+        indexes = [
+            models.Index(fields=["event_type"]),
+            models.Index(fields=["event_type", "correlation_key"], name="event_wait_correlation"),
+        ]
 
 
 class OutboxStatus(models.TextChoices):

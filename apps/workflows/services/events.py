@@ -17,7 +17,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
 from apps.core import temporal
@@ -93,6 +93,33 @@ def _wait_matches(wait: EventWaitRow, event: dict[str, Any]) -> bool:
     return _correlation_matches(wait.correlation, event)
 
 
+def correlation_key(correlation: list[dict[str, Any]]) -> tuple[str, str]:
+    """(names, key) of a wait's rules; the key is empty unless every value is bound."""
+    rules = sorted((str(r.get("name") or ""), r.get("value")) for r in correlation or [])
+    names = ",".join(name for name, _ in rules)
+    if not rules or any(value is None for _, value in rules) or len(names) > 300:
+        return ("" if len(names) > 300 else names), ""
+    key = "&".join(f"{name}={value}" for name, value in rules)
+    return names, (key if len(key) <= 1000 else "")
+
+
+def _candidate_waits(event: dict[str, Any]):
+    """The open waits of the event's type that may match it: those whose bound correlation
+    key the event's attributes produce, and those with rules not bound (checked one by one)."""
+    waits = EventWaitRow.objects.filter(event_type=event["type"], instance__status__in=OPEN)
+    keys = []
+    name_sets = waits.exclude(correlation_key="").values_list("correlation_names", flat=True)
+    for names in name_sets.order_by().distinct():
+        parts = names.split(",")
+        if all(part in event for part in parts):
+            keys.append("&".join(f"{part}={event[part]}" for part in parts))
+    return (
+        waits.filter(Q(correlation_key="") | Q(correlation_key__in=keys))
+        .select_related("instance")
+        .order_by("created_at", "id")
+    )
+
+
 def _lock_types(types: Iterable[str]) -> None:
     """Serialise routing per event type: an event and a wait for it committing at the same
     time would otherwise each miss the other (the event finds no wait, the wait no event)."""
@@ -138,12 +165,7 @@ def deliver_event(event: Any, *, user=None, origin: str = "") -> DeliveryResult:
                 delivered=list(previous.get("delivered", [])),
             )
         result = DeliveryResult(event_id=event["id"])
-        waits = (
-            EventWaitRow.objects.filter(event_type=event["type"], instance__status__in=OPEN)
-            .select_related("instance")
-            .order_by("created_at", "id")
-        )
-        for wait in waits:
+        for wait in _candidate_waits(event):
             key = str(wait.instance_id)
             if key in result.delivered or not _wait_matches(wait, event):
                 continue
@@ -246,20 +268,24 @@ def _wait_rows(wait: EventWait) -> list[EventWaitRow]:
     for spec in wait.events:
         if not spec.get("type"):
             continue
+        correlation = [
+            {
+                "name": rule.get("contextAttributeName") or rule.get("name"),
+                "value": rule.get("contextAttributeValue", rule.get("value")),
+            }
+            for rule in spec.get("correlation") or []
+            if isinstance(rule, dict)
+        ]
+        names, key = correlation_key(correlation)
         rows.append(
             EventWaitRow(
                 instance_id=wait.instance_id,
                 wait_id=wait.wait_id,
                 event_type=spec["type"],
                 source=spec.get("source") or "",
-                correlation=[
-                    {
-                        "name": rule.get("contextAttributeName") or rule.get("name"),
-                        "value": rule.get("contextAttributeValue", rule.get("value")),
-                    }
-                    for rule in spec.get("correlation") or []
-                    if isinstance(rule, dict)
-                ],
+                correlation=correlation,
+                correlation_names=names,
+                correlation_key=key,
             )
         )
     return rows
