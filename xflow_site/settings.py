@@ -232,6 +232,9 @@ XFLOW_OUTBOX_LEASE_SECONDS = env_int("XFLOW_OUTBOX_LEASE_SECONDS", 60)
 XFLOW_OUTBOX_MAX_ATTEMPTS = env_int("XFLOW_OUTBOX_MAX_ATTEMPTS", 10)
 # The bridge handles this many partitions side by side (each partition's messages in order).
 XFLOW_BRIDGE_THREADS = env_int("XFLOW_BRIDGE_THREADS", 4)
+# Threads sending routing's starts and signals to Temporal (0: each partition's thread sends
+# its own, after each event). Partition threads + senders + the relay share DB_POOL_MAX_SIZE.
+XFLOW_BRIDGE_SENDERS = env_int("XFLOW_BRIDGE_SENDERS", 3)
 XFLOW_BRIDGE_MAX_REQUEST_BYTES = env_int("XFLOW_BRIDGE_MAX_REQUEST_BYTES", 8 * 1024 * 1024)
 
 # Celery on Redis

@@ -22,6 +22,7 @@ from typing import Any
 from django.conf import settings
 from django.db import close_old_connections, connections
 
+from apps.core.aftercommit import dispatching
 from apps.core.errors import ServiceError, Unavailable
 from apps.workflows.eventcodec import from_kafka, max_event_bytes
 from apps.workflows.kafka import kafka_options, new_producer
@@ -99,15 +100,49 @@ def dead_letter(message, producer, reason: str) -> None:
     log.warning("dead-lettered %s: %s", origin_of(message), reason)
 
 
+class Sender:
+    """Runs routing's side effects (Temporal starts and signals) on threads of their own, so
+    the partitions' threads go on routing; at most `backlog` wait (then routing waits too).
+    They are rows already committed: what a killed bridge never sent, the reconciler sends."""
+
+    def __init__(self, threads: int, backlog: int = 1000) -> None:
+        self.pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="bridge-send")
+        self.slots = threading.BoundedSemaphore(backlog)
+
+    def __call__(self, fn) -> None:
+        self.slots.acquire()
+
+        def run() -> None:
+            try:
+                fn()
+            except Exception:  # noqa: BLE001 - the row stays pending for the reconciler
+                log.exception("sending to the engine failed")
+            finally:
+                connections.close_all()
+                self.slots.release()
+
+        self.pool.submit(run)
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=True)
+
+
 class PartitionWork:
     """Handle one partition's batch in order; stop at the first message to retry."""
 
-    def __init__(self, producer, failures: dict[tuple[str, int, int], int]) -> None:
+    def __init__(self, producer, failures: dict[tuple[str, int, int], int], sender=None) -> None:
         self.producer = producer
         self.failures = failures
+        self.sender = sender
 
     def __call__(self, messages: list) -> tuple[int | None, int | None]:
         """(next offset to commit, offset to seek back to) for the batch."""
+        if self.sender is None:
+            return self._batch(messages)
+        with dispatching(self.sender):
+            return self._batch(messages)
+
+    def _batch(self, messages: list) -> tuple[int | None, int | None]:
         done: int | None = None
         try:
             for message in messages:
@@ -198,7 +233,8 @@ def run_bridge(
         )
         relay_thread.start()
     failures: dict[tuple[str, int, int], int] = {}
-    work = PartitionWork(producer, failures)
+    sender = Sender(settings.XFLOW_BRIDGE_SENDERS) if settings.XFLOW_BRIDGE_SENDERS else None
+    work = PartitionWork(producer, failures, sender)
     pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="bridge")
     log.info("bridge consuming %s with %d threads", ", ".join(topics), threads)
     try:
@@ -225,6 +261,8 @@ def run_bridge(
                 stop.wait(2)
     finally:
         pool.shutdown(wait=True)
+        if sender is not None:
+            sender.close()  # what was routed is sent before the bridge exits
         relay_stop.set()
         if relay_thread is not None:
             relay_thread.join(30)

@@ -21,6 +21,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from apps.core import temporal
+from apps.core.aftercommit import after_commit
 from apps.core.errors import ServiceError
 from apps.workflows.engine.contracts import SIGNAL_EVENT, EmitEvent, EventWait
 from apps.workflows.eventcodec import check_event
@@ -120,15 +121,101 @@ def _candidate_waits(event: dict[str, Any]):
     )
 
 
-def _lock_types(types: Iterable[str]) -> None:
-    """Serialise routing per event type: an event and a wait for it committing at the same
-    time would otherwise each miss the other (the event finds no wait, the wait no event)."""
+# Routing and wait registration must not miss each other: an event and a wait for it
+# committing at the same time would each find nothing (the event no wait, the wait no kept
+# event). Advisory locks make them take turns, without making events take turns with each
+# other: an event holds its type and each of its attribute pairs (`orderid=o-1`) shared; a
+# wait holds its type shared and the pairs its bound correlation names exclusively (an event
+# it could match carries those pairs), or its type exclusively when a rule is not bound.
+# Types first, then pairs, each in sorted order: every transaction locks in one order.
+NOT_CORRELATED = {"id", "specversion", "time", "datacontenttype", "dataschema", "data"}
+_LOCK_SQL = "SELECT {fn}(hashtextextended(k, 7)) FROM (SELECT unnest(%s::text[]) AS k ORDER BY 1) s"
+
+
+def _advisory(keys: Iterable[str], *, exclusive: bool) -> None:
+    keys = sorted(set(keys))
+    if not keys:
+        return
+    fn = "pg_advisory_xact_lock" if exclusive else "pg_advisory_xact_lock_shared"
     with connection.cursor() as cur:
-        for event_type in sorted(set(types)):
-            cur.execute(
-                "SELECT pg_advisory_xact_lock(hashtextextended(%s, 7))",
-                [f"xflow-event-type:{event_type}"],
-            )
+        cur.execute(_LOCK_SQL.format(fn=fn), [keys])
+
+
+def _type_lock(event_type: str) -> str:
+    return f"xflow-event-type:{event_type}"
+
+
+def _pair_lock(event_type: str, name: str, value: Any) -> str:
+    return f"xflow-event-pair:{event_type}:{name}={value}"
+
+
+def _lock_for_event(event: dict[str, Any]) -> None:
+    _advisory([_type_lock(event["type"])], exclusive=False)
+    pairs = [
+        _pair_lock(event["type"], name, value)
+        for name, value in event.items()
+        if name not in NOT_CORRELATED and name != "data_base64"
+    ]
+    _advisory(pairs, exclusive=False)
+
+
+def _lock_for_waits(rows: list[EventWaitRow]) -> None:
+    unbound = {r.event_type for r in rows if not r.correlation_key}
+    _advisory([_type_lock(t) for t in unbound], exclusive=True)
+    _advisory(
+        [_type_lock(r.event_type) for r in rows if r.event_type not in unbound], exclusive=False
+    )
+    pairs = [
+        _pair_lock(r.event_type, rule.get("name"), rule.get("value"))
+        for r in rows
+        if r.event_type not in unbound
+        for rule in r.correlation or []
+    ]
+    _advisory(pairs, exclusive=True)
+
+
+def _record_inbound(event: dict[str, Any], origin: str) -> tuple[InboundEvent, bool]:
+    """The event's row, and whether this call wrote it (one INSERT ... ON CONFLICT for a new
+    event, where get_or_create costs a SELECT, a savepoint and the INSERT)."""
+    meta = InboundEvent._meta
+    record = InboundEvent(
+        source=event["source"],
+        event_id=event["id"],
+        event_type=event["type"],
+        status=InboundEvent.Status.ROUTED,
+        origin=origin[:400],
+        received_at=timezone.now(),
+        event=event,
+        result={},
+        delivered_count=0,
+    )
+    columns = [
+        "source",
+        "event_id",
+        "event_type",
+        "status",
+        "origin",
+        "received_at",
+        "event",
+        "result",
+        "delivered_count",
+    ]
+    values = [
+        meta.get_field(name).get_db_prep_save(getattr(record, name), connection) for name in columns
+    ]
+    with connection.cursor() as cur:
+        cur.execute(
+            f"INSERT INTO {meta.db_table} ({', '.join(columns)}) "
+            f"VALUES ({', '.join(['%s'] * len(columns))}) "
+            "ON CONFLICT (source, event_id) DO NOTHING RETURNING id",
+            values,
+        )
+        row = cur.fetchone()
+    if row is None:
+        return InboundEvent.objects.get(source=event["source"], event_id=event["id"]), False
+    record.pk = row[0]
+    record._state.adding = False
+    return record, True
 
 
 def retention() -> timedelta:
@@ -150,12 +237,8 @@ def deliver_event(event: Any, *, user=None, origin: str = "") -> DeliveryResult:
 
     deliveries: list[int] = []
     with transaction.atomic():
-        _lock_types([event["type"]])
-        record, created = InboundEvent.objects.get_or_create(
-            source=event["source"],
-            event_id=event["id"],
-            defaults={"event_type": event["type"], "event": event, "origin": origin[:400]},
-        )
+        _lock_for_event(event)
+        record, created = _record_inbound(event, origin)
         previous = record.result or {}
         if not created and record.status == InboundEvent.Status.ROUTED:
             return DeliveryResult(
@@ -207,7 +290,7 @@ def deliver_event(event: Any, *, user=None, origin: str = "") -> DeliveryResult:
         }
         record.save(update_fields=["delivered_count", "status", "kept_until", "result"])
         if deliveries:
-            transaction.on_commit(lambda: send_deliveries(deliveries), robust=True)
+            after_commit(lambda: send_deliveries(deliveries))
     return result
 
 
@@ -236,14 +319,27 @@ def send_deliveries(ids: Iterable[int]) -> int:
         try:
             temporal.call(send, timeout=15)
         except Exception as exc:  # noqa: BLE001 - stays pending: sent again by the relay
-            closed = isinstance(exc, RPCError) and exc.status == RPCStatusCode.NOT_FOUND
-            EventDelivery.objects.filter(pk=delivery.pk).update(
+            # Not found: the instance ended, or (still `starting`) its start has not gone out
+            # yet; only the first is final.
+            closed = (
+                isinstance(exc, RPCError)
+                and exc.status == RPCStatusCode.NOT_FOUND
+                and delivery.instance.status != InstanceStatus.STARTING
+            )
+            # Only a pending row changes: a concurrent send of the same delivery (the bridge's
+            # sender and the reconciler) may have got it through, and the engine ignores the
+            # second signal of one event (its id and source).
+            EventDelivery.objects.filter(
+                pk=delivery.pk, status=EventDelivery.Status.PENDING
+            ).update(
                 status=EventDelivery.Status.CLOSED if closed else EventDelivery.Status.PENDING,
                 attempts=F("attempts") + 1,
                 last_error=str(exc)[:1000],
             )
             continue
-        EventDelivery.objects.filter(pk=delivery.pk).update(
+        EventDelivery.objects.filter(pk=delivery.pk).exclude(
+            status=EventDelivery.Status.SIGNALLED
+        ).update(
             status=EventDelivery.Status.SIGNALLED,
             attempts=F("attempts") + 1,
             signalled_at=timezone.now(),
@@ -301,7 +397,7 @@ def register_wait(wait: EventWait, *, strict: bool = True) -> None:
     rows = _wait_rows(wait)
     deliveries: list[int] = []
     with transaction.atomic():
-        _lock_types(r.event_type for r in rows)
+        _lock_for_waits(rows)
         EventWaitRow.objects.filter(instance_id=wait.instance_id, wait_id=wait.wait_id).delete()
         instance = WorkflowInstance.objects.filter(pk=wait.instance_id).first()
         if instance is None:
@@ -331,7 +427,7 @@ def register_wait(wait: EventWait, *, strict: bool = True) -> None:
             }
             record.save(update_fields=["kept_until", "status", "delivered_count", "result"])
         if deliveries:
-            transaction.on_commit(lambda: send_deliveries(deliveries), robust=True)
+            after_commit(lambda: send_deliveries(deliveries))
 
 
 def clear_wait(instance_id: str, wait_id: str | None = None) -> None:

@@ -261,4 +261,6 @@ def _stop_if_closed_meanwhile(instance: WorkflowInstance) -> None:
 
 def start_after_commit(instance_id, params: InterpreterInput | None = None) -> None:
     """Start the workflow once the current transaction commits (at once outside one)."""
-    transaction.on_commit(lambda: dispatch_start(instance_id, params), robust=True)
+    from apps.core.aftercommit import after_commit
+
+    after_commit(lambda: dispatch_start(instance_id, params))
