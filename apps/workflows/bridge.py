@@ -191,11 +191,30 @@ def run_relay(stop: threading.Event, producer, *, idle_seconds: float = 0.2) -> 
     connections.close_all()
 
 
-def new_consumer(topics: list[str]):
+def _rebalance_listener(name: str):
+    from kafka import ConsumerRebalanceListener
+
+    class Logged(ConsumerRebalanceListener):
+        """Says which partitions this bridge holds (several bridges share them)."""
+
+        def on_partitions_revoked(self, revoked):
+            if revoked:
+                log.info("%s gives up %s", name, _partitions(revoked))
+
+        def on_partitions_assigned(self, assigned):
+            log.info("%s handles %s", name, _partitions(assigned) or "no partition")
+
+    return Logged()
+
+
+def _partitions(tps) -> str:
+    return ", ".join(f"{tp.topic}/{tp.partition}" for tp in sorted(tps))
+
+
+def new_consumer(topics: list[str], *, name: str = "bridge"):
     from kafka import KafkaConsumer
 
-    return KafkaConsumer(
-        *topics,
+    consumer = KafkaConsumer(
         **kafka_options(),
         group_id=settings.KAFKA_CONSUMER_GROUP,
         enable_auto_commit=False,
@@ -206,6 +225,8 @@ def new_consumer(topics: list[str]):
         fetch_max_bytes=settings.XFLOW_BRIDGE_MAX_REQUEST_BYTES,
         max_partition_fetch_bytes=settings.XFLOW_BRIDGE_MAX_REQUEST_BYTES,
     )
+    consumer.subscribe(topics, listener=_rebalance_listener(name))
+    return consumer
 
 
 def run_bridge(
@@ -223,8 +244,9 @@ def run_bridge(
 
     topics = topics or [default_topic()]
     threads = threads or settings.XFLOW_BRIDGE_THREADS
+    name = f"bridge-{uuid.uuid4().hex[:6]}"
     producer = new_producer(linger_ms=5, max_request_size=settings.XFLOW_BRIDGE_MAX_REQUEST_BYTES)
-    consumer = new_consumer(topics)
+    consumer = new_consumer(topics, name=name)
     relay_stop = threading.Event()
     relay_thread = None
     if relay:
@@ -236,7 +258,7 @@ def run_bridge(
     sender = Sender(settings.XFLOW_BRIDGE_SENDERS) if settings.XFLOW_BRIDGE_SENDERS else None
     work = PartitionWork(producer, failures, sender)
     pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="bridge")
-    log.info("bridge consuming %s with %d threads", ", ".join(topics), threads)
+    log.info("%s consuming %s with %d threads", name, ", ".join(topics), threads)
     try:
         while not stop.is_set():
             batches = consumer.poll(timeout_ms=int(poll_seconds * 1000), max_records=500)

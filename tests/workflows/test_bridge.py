@@ -129,3 +129,64 @@ def test_a_stopped_bridge_has_committed_what_it_handled(kafka_topics, engine_wor
         thread.join(30)
     assert InboundEvent.objects.filter(result={"first": True}).count() == 20
     assert InboundEvent.objects.count() == 21
+
+
+def test_two_bridges_share_the_partitions_and_each_event_has_one_effect(
+    kafka_topics, engine_worker, caplog
+):
+    import threading
+
+    from apps.workflows.bridge import run_bridge
+    from apps.workflows.services.definitions import do_save_definition
+    from apps.workflows.services.instances import do_start_instance
+
+    from .test_bridge_reliability import STARTER, WAITER
+
+    do_save_definition(source=STARTER, publish=True)
+    waiter, _ = do_save_definition(source=WAITER, publish=True)
+    waiting = {
+        str(do_start_instance(definition=waiter, input={"orderid": f"o-{n}"}).pk): n
+        for n in range(50)
+    }
+    stops = [threading.Event(), threading.Event()]
+    bridges = [
+        threading.Thread(target=run_bridge, args=(stop,), kwargs={"poll_seconds": 0.2})
+        for stop in stops
+    ]
+    caplog.set_level("INFO", logger="xflow.bridge")
+    for bridge in bridges:
+        bridge.start()
+    producer = new_producer()
+    for n in range(50):
+        for e in (
+            event("com.example.rel.go", "/rel", {"n": n}),
+            event("com.example.rel.done", "/rel", {"n": n}, orderid=f"o-{n}"),
+        ):
+            key, value, headers = to_kafka(e)
+            producer.send(kafka_topics.events, key=key, value=value, headers=headers)
+    producer.flush()
+    producer.close()
+    try:
+        eventually(
+            lambda: WorkflowInstance.objects.filter(status="completed").count() == 100,
+            timeout=90,
+            what="every event's effect",
+        )
+    finally:
+        for stop in stops:
+            stop.set()
+        for bridge in bridges:
+            bridge.join(30)
+    holders = {
+        r.getMessage().split()[0]
+        for r in caplog.records
+        if r.name == "xflow.bridge" and " handles " in r.getMessage() and "/" in r.getMessage()
+    }
+    assert len(holders) == 2  # both bridges held partitions
+    origins = InboundEvent.objects.values_list("origin", flat=True)
+    assert len(origins) == 100
+    assert {o.split("/")[1].split("@")[0] for o in origins} == {"0", "1", "2", "3"}
+    started = WorkflowInstance.objects.filter(definition_key="rel-starter")
+    assert sorted(i.output["go"]["n"] for i in started) == list(range(50))
+    for instance in WorkflowInstance.objects.filter(pk__in=list(waiting)):
+        assert instance.output["done"] == {"n": waiting[str(instance.pk)]}

@@ -100,6 +100,12 @@ class InboundEventAdmin(ReadOnlyAdmin):
         "event_view",
     ]
 
+    def changelist_view(self, request, extra_context=None):
+        from django.conf import settings
+
+        title = f"Inbound events (the bridge consumes {settings.KAFKA_EVENTS_TOPIC})"
+        return super().changelist_view(request, {**(extra_context or {}), "title": title})
+
     @admin.display(description="instances reached", ordering="delivered_count")
     def reached(self, obj):
         started = len((obj.result or {}).get("started") or [])
