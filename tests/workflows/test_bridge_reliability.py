@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 from django.db import connection
+from django.db.models import Count
 
 from apps.workflows.eventcodec import to_kafka
 from apps.workflows.kafka import new_producer
@@ -169,5 +170,9 @@ def test_killing_the_bridge_mid_stream_loses_and_doubles_nothing(kafka_topics, t
     for instance in WorkflowInstance.objects.filter(pk__in=list(waiting)):
         assert instance.output["done"] == {"n": waiting[str(instance.pk)]}  # its own signal
     deliveries = EventDelivery.objects.filter(instance_id__in=list(waiting))
-    assert deliveries.count() == half and not deliveries.exclude(status="signalled").exists()
+    assert deliveries.count() == half  # one per waiting instance
+    # None left to send. A send whose answer was lost (a timeout on the loaded machine) may be
+    # sent again after the instance ended: that row says `closed`, the effect happened once.
+    statuses = dict(deliveries.values_list("status").annotate(n=Count("id")))
+    assert set(statuses) <= {"signalled", "closed"}, statuses
     assert not DeadLetter.objects.exists()
