@@ -36,6 +36,7 @@ from apps.workflows.models import (
 from apps.workflows.models import (
     EventWait as EventWaitRow,
 )
+from apps.workflows.services.eventlocks import correlation_key, lock_for_event, lock_for_waits
 
 # Attributes a workflow's context attributes may not set on a produced event (the platform
 # sets them); `subject` and `partitionkey` may be set: they choose the Kafka key.
@@ -94,16 +95,6 @@ def _wait_matches(wait: EventWaitRow, event: dict[str, Any]) -> bool:
     return _correlation_matches(wait.correlation, event)
 
 
-def correlation_key(correlation: list[dict[str, Any]]) -> tuple[str, str]:
-    """(names, key) of a wait's rules; the key is empty unless every value is bound."""
-    rules = sorted((str(r.get("name") or ""), r.get("value")) for r in correlation or [])
-    names = ",".join(name for name, _ in rules)
-    if not rules or any(value is None for _, value in rules) or len(names) > 300:
-        return ("" if len(names) > 300 else names), ""
-    key = "&".join(f"{name}={value}" for name, value in rules)
-    return names, (key if len(key) <= 1000 else "")
-
-
 def _candidate_waits(event: dict[str, Any]):
     """The open waits of the event's type that may match it: those whose bound correlation
     key the event's attributes produce, and those with rules not bound (checked one by one)."""
@@ -119,59 +110,6 @@ def _candidate_waits(event: dict[str, Any]):
         .select_related("instance")
         .order_by("created_at", "id")
     )
-
-
-# Routing and wait registration must not miss each other: an event and a wait for it
-# committing at the same time would each find nothing (the event no wait, the wait no kept
-# event). Advisory locks make them take turns, without making events take turns with each
-# other: an event holds its type and each of its attribute pairs (`orderid=o-1`) shared; a
-# wait holds its type shared and the pairs its bound correlation names exclusively (an event
-# it could match carries those pairs), or its type exclusively when a rule is not bound.
-# Types first, then pairs, each in sorted order: every transaction locks in one order.
-NOT_CORRELATED = {"id", "specversion", "time", "datacontenttype", "dataschema", "data"}
-_LOCK_SQL = "SELECT {fn}(hashtextextended(k, 7)) FROM (SELECT unnest(%s::text[]) AS k ORDER BY 1) s"
-
-
-def _advisory(keys: Iterable[str], *, exclusive: bool) -> None:
-    keys = sorted(set(keys))
-    if not keys:
-        return
-    fn = "pg_advisory_xact_lock" if exclusive else "pg_advisory_xact_lock_shared"
-    with connection.cursor() as cur:
-        cur.execute(_LOCK_SQL.format(fn=fn), [keys])
-
-
-def _type_lock(event_type: str) -> str:
-    return f"xflow-event-type:{event_type}"
-
-
-def _pair_lock(event_type: str, name: str, value: Any) -> str:
-    return f"xflow-event-pair:{event_type}:{name}={value}"
-
-
-def _lock_for_event(event: dict[str, Any]) -> None:
-    _advisory([_type_lock(event["type"])], exclusive=False)
-    pairs = [
-        _pair_lock(event["type"], name, value)
-        for name, value in event.items()
-        if name not in NOT_CORRELATED and name != "data_base64"
-    ]
-    _advisory(pairs, exclusive=False)
-
-
-def _lock_for_waits(rows: list[EventWaitRow]) -> None:
-    unbound = {r.event_type for r in rows if not r.correlation_key}
-    _advisory([_type_lock(t) for t in unbound], exclusive=True)
-    _advisory(
-        [_type_lock(r.event_type) for r in rows if r.event_type not in unbound], exclusive=False
-    )
-    pairs = [
-        _pair_lock(r.event_type, rule.get("name"), rule.get("value"))
-        for r in rows
-        if r.event_type not in unbound
-        for rule in r.correlation or []
-    ]
-    _advisory(pairs, exclusive=True)
 
 
 def _record_inbound(event: dict[str, Any], origin: str) -> tuple[InboundEvent, bool]:
@@ -237,7 +175,7 @@ def deliver_event(event: Any, *, user=None, origin: str = "") -> DeliveryResult:
 
     deliveries: list[int] = []
     with transaction.atomic():
-        _lock_for_event(event)
+        lock_for_event(event)
         record, created = _record_inbound(event, origin)
         previous = record.result or {}
         if not created and record.status == InboundEvent.Status.ROUTED:
@@ -397,7 +335,7 @@ def register_wait(wait: EventWait, *, strict: bool = True) -> None:
     rows = _wait_rows(wait)
     deliveries: list[int] = []
     with transaction.atomic():
-        _lock_for_waits(rows)
+        lock_for_waits(rows)
         EventWaitRow.objects.filter(instance_id=wait.instance_id, wait_id=wait.wait_id).delete()
         instance = WorkflowInstance.objects.filter(pk=wait.instance_id).first()
         if instance is None:
