@@ -230,6 +230,7 @@ XFLOW_EVENT_MAX_BYTES = env_int("XFLOW_EVENT_MAX_BYTES", 1024 * 1024)
 XFLOW_OUTBOX_BATCH = env_int("XFLOW_OUTBOX_BATCH", 500)
 XFLOW_OUTBOX_LEASE_SECONDS = env_int("XFLOW_OUTBOX_LEASE_SECONDS", 60)
 XFLOW_OUTBOX_MAX_ATTEMPTS = env_int("XFLOW_OUTBOX_MAX_ATTEMPTS", 10)
+XFLOW_OUTBOX_SEND_TIMEOUT_SECONDS = float(env_str("XFLOW_OUTBOX_SEND_TIMEOUT_SECONDS", "15"))
 # The bridge handles this many partitions side by side (each partition's messages in order).
 XFLOW_BRIDGE_THREADS = env_int("XFLOW_BRIDGE_THREADS", 4)
 # Threads sending routing's starts and signals to Temporal (0: each partition's thread sends

@@ -25,7 +25,7 @@ from django.db import close_old_connections, connections
 from apps.core.aftercommit import dispatching
 from apps.core.errors import ServiceError, Unavailable
 from apps.workflows.eventcodec import from_kafka, max_event_bytes
-from apps.workflows.kafka import kafka_options, new_producer
+from apps.workflows.kafka import ProducerHolder, kafka_options
 from apps.workflows.outbox import relay_outbox
 from apps.workflows.services.deadletters import DLQ_HEADER_PREFIX, record_dead_letter
 from apps.workflows.services.events import default_topic, deliver_event
@@ -45,7 +45,7 @@ def origin_of(message) -> str:
     return f"{message.topic}/{message.partition}@{message.offset}"
 
 
-def handle_message(message, producer) -> str:
+def handle_message(message, producers: ProducerHolder) -> str:
     """Deliver one consumed message; 'delivered' or 'dead-lettered', or raises to retry."""
     try:
         event = from_kafka(message.key, message.value, message.headers)
@@ -53,7 +53,7 @@ def handle_message(message, producer) -> str:
     except Unavailable:
         raise  # the engine is down: do not commit, the message is read again
     except ServiceError as exc:
-        dead_letter(message, producer, exc.message)
+        dead_letter(message, producers, exc.message)
         return "dead-lettered"
     log.debug(
         "event %s (%s): started %d, woke %d%s",
@@ -66,7 +66,7 @@ def handle_message(message, producer) -> str:
     return "delivered"
 
 
-def dead_letter(message, producer, reason: str) -> None:
+def dead_letter(message, producers: ProducerHolder, reason: str) -> None:
     """Keep the message (row + dead-letter topic, same key), with why and where it came from."""
     original = [
         (name, value or b"")
@@ -94,9 +94,13 @@ def dead_letter(message, producer, reason: str) -> None:
         # Too large to copy: the dead-letter copy says so; the original stays in its topic.
         headers.append(("xflow_dlq_value_dropped", str(len(value)).encode()))
         value = None
-    producer.send(dead_letter_topic(), key=message.key, value=value, headers=headers).get(
-        timeout=30
-    )
+    try:
+        producers.get().send(
+            dead_letter_topic(), key=message.key, value=value, headers=headers
+        ).get(timeout=30)
+    except Exception:
+        producers.reset()  # a failed idempotent producer stays failed: the next try makes one
+        raise
     log.warning("dead-lettered %s: %s", origin_of(message), reason)
 
 
@@ -130,8 +134,8 @@ class Sender:
 class PartitionWork:
     """Handle one partition's batch in order; stop at the first message to retry."""
 
-    def __init__(self, producer, failures: dict[tuple[str, int, int], int], sender=None) -> None:
-        self.producer = producer
+    def __init__(self, producers, failures: dict[tuple[str, int, int], int], sender=None) -> None:
+        self.producers = producers
         self.failures = failures
         self.sender = sender
 
@@ -157,7 +161,7 @@ class PartitionWork:
     def _handle(self, message) -> bool:
         where = (message.topic, message.partition, message.offset)
         try:
-            handle_message(message, self.producer)
+            handle_message(message, self.producers)
         except Unavailable as exc:
             log.warning("engine unavailable, will re-read %s: %s", origin_of(message), exc)
             return False
@@ -168,7 +172,7 @@ class PartitionWork:
             if count < MAX_UNEXPECTED_FAILURES:
                 return False
             try:
-                dead_letter(message, self.producer, f"internal error: {type(exc).__name__}: {exc}")
+                dead_letter(message, self.producers, f"internal error: {type(exc).__name__}: {exc}")
             except Exception:  # noqa: BLE001 - cannot even dead-letter: read it again later
                 log.exception("dead-lettering %s failed", origin_of(message))
                 return False
@@ -176,16 +180,17 @@ class PartitionWork:
         return True
 
 
-def run_relay(stop: threading.Event, producer, *, idle_seconds: float = 0.2) -> None:
+def run_relay(stop: threading.Event, producers: ProducerHolder, *, idle_seconds=0.2) -> None:
     """Publish the outbox until `stop` is set (a thread of the bridge)."""
     worker = f"bridge-{uuid.uuid4().hex[:8]}"
     while not stop.is_set():
         try:
             close_old_connections()
-            if relay_outbox(producer, worker=worker):
+            if relay_outbox(producers.get(), worker=worker, on_producer_error=producers.reset):
                 continue  # more may be waiting
         except Exception:  # noqa: BLE001 - database away: try again shortly
             log.exception("outbox relay failed")
+            producers.reset()
             stop.wait(2)
         stop.wait(idle_seconds)
     connections.close_all()
@@ -245,18 +250,20 @@ def run_bridge(
     topics = topics or [default_topic()]
     threads = threads or settings.XFLOW_BRIDGE_THREADS
     name = f"bridge-{uuid.uuid4().hex[:6]}"
-    producer = new_producer(linger_ms=5, max_request_size=settings.XFLOW_BRIDGE_MAX_REQUEST_BYTES)
+    options = {"linger_ms": 5, "max_request_size": settings.XFLOW_BRIDGE_MAX_REQUEST_BYTES}
+    producers = ProducerHolder(**options)  # dead letters
+    relay_producers = ProducerHolder(**options)  # the outbox, made again on its own failures
     consumer = new_consumer(topics, name=name)
     relay_stop = threading.Event()
     relay_thread = None
     if relay:
         relay_thread = threading.Thread(
-            target=run_relay, args=(relay_stop, producer), name="outbox-relay", daemon=True
+            target=run_relay, args=(relay_stop, relay_producers), name="outbox-relay", daemon=True
         )
         relay_thread.start()
     failures: dict[tuple[str, int, int], int] = {}
     sender = Sender(settings.XFLOW_BRIDGE_SENDERS) if settings.XFLOW_BRIDGE_SENDERS else None
-    work = PartitionWork(producer, failures, sender)
+    work = PartitionWork(producers, failures, sender)
     pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="bridge")
     log.info("%s consuming %s with %d threads", name, ", ".join(topics), threads)
     try:
@@ -289,7 +296,8 @@ def run_bridge(
         if relay_thread is not None:
             relay_thread.join(30)
         consumer.close()
-        producer.close()
+        producers.close()
+        relay_producers.close()
         log.info("bridge stopped")
 
 

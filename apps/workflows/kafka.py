@@ -37,6 +37,33 @@ def new_producer(**extra: Any):
     return KafkaProducer(**kafka_options(), acks="all", retries=5, **extra)
 
 
+class ProducerHolder:
+    """A producer made again after it failed: an idempotent producer whose id the broker no
+    longer knows (a broker restarted without its state) stays failed for good."""
+
+    def __init__(self, **options: Any) -> None:
+        self.options = options
+        self._producer = None
+        self._lock = threading.Lock()
+
+    def get(self):
+        with self._lock:
+            if self._producer is None:
+                self._producer = new_producer(**self.options)
+            return self._producer
+
+    def reset(self) -> None:
+        with self._lock:
+            if self._producer is not None:
+                try:
+                    self._producer.close(timeout=0)
+                except Exception:  # noqa: BLE001 - closing a broken client
+                    pass
+            self._producer = None
+
+    close = reset
+
+
 def broker_unavailable(exc: Exception) -> Unavailable:
     return Unavailable(
         "The event broker (Kafka) is not reachable; the event was not accepted. Try again later."

@@ -62,8 +62,11 @@ def claim(worker: str, *, limit: int | None = None) -> list[OutboxEvent]:
     return list(OutboxEvent.objects.filter(pk__in=ids).order_by("id"))
 
 
-def relay_outbox(producer, *, worker: str | None = None, limit: int | None = None) -> int:
-    """Claim and send one batch; the number of rows published."""
+def relay_outbox(
+    producer, *, worker: str | None = None, limit: int | None = None, on_producer_error=None
+) -> int:
+    """Claim and send one batch; the number of rows published. `on_producer_error` is called
+    when the broker (not a row) failed the batch, so the caller can make a new producer."""
     worker = worker or f"relay-{uuid.uuid4().hex[:8]}"
     rows = claim(worker, limit=limit)
     if not rows:
@@ -81,16 +84,26 @@ def relay_outbox(producer, *, worker: str | None = None, limit: int | None = Non
             failures[row.pk] = f"{type(exc).__name__}: {exc}"
     if pending:
         try:
-            producer.flush(timeout=30)
+            # A broker that is down must not hold the relay (nor the batch's lease) for long:
+            # what is not acknowledged by then is tried again after its backoff.
+            producer.flush(timeout=settings.XFLOW_OUTBOX_SEND_TIMEOUT_SECONDS)
         except Exception as exc:  # noqa: BLE001 - each future below says what happened
             log.warning("outbox flush: %s", exc)
     sent: list[int] = []
+    broker_failed = False
     for row, future in pending:
+        if not future.is_done:
+            failures[row.pk] = "the broker did not acknowledge it in time"
+            broker_failed = True
+            continue
         try:
-            future.get(timeout=1)
+            future.get(timeout=0)
             sent.append(row.pk)
         except Exception as exc:  # noqa: BLE001 - the broker refused or never answered
             failures[row.pk] = f"{type(exc).__name__}: {exc}"
+            broker_failed = True
+    if broker_failed and on_producer_error is not None:
+        on_producer_error()
     for row, error in zip(hooks, _call_webhooks(hooks), strict=True):
         if error:
             failures[row.pk] = error

