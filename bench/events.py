@@ -81,6 +81,12 @@ def main() -> None:
     parser.add_argument("-n", type=int, default=10_000, help="events (half start, half wake)")
     parser.add_argument("--bridges", type=int, default=1)
     parser.add_argument("--threads", type=int, default=4, help="partitions each bridge runs")
+    parser.add_argument(
+        "--pause-worker",
+        action="store_true",
+        help="stop the worker while the events are routed (the bridge's own capacity: the "
+        "workflows run once routing is done; latencies then include the pause)",
+    )
     args = parser.parse_args()
 
     use_throwaway_database("_bench_events")
@@ -192,6 +198,10 @@ def run(args, procs: list[subprocess.Popen]) -> None:
         "instances waiting",
         timeout=600 + half * 0.2,
     )
+    worker = procs[0]
+    if args.pause_worker:
+        worker.send_signal(signal.SIGTERM)
+        worker.wait(60)
     for _ in range(args.bridges):
         procs.append(spawn("run_bridge", "--threads", str(args.threads)))
     time.sleep(8)  # let the bridges join the group (tansu makes the first join wait)
@@ -223,6 +233,8 @@ def run(args, procs: list[subprocess.Popen]) -> None:
     )
     last_routed = InboundEvent.objects.order_by("-received_at").first().received_at.timestamp()
     load_during = os.getloadavg()
+    if args.pause_worker:
+        procs.append(spawn("run_worker"))
     wait_for(
         lambda: (
             (done := WorkflowInstance.objects.filter(status="completed").count()) == total
@@ -262,7 +274,7 @@ def run(args, procs: list[subprocess.Popen]) -> None:
     print()
     print(
         f"events: {total} ({half} starting, {half} correlated), bridges: {args.bridges} "
-        f"x {args.threads} threads"
+        f"x {args.threads} threads" + (", worker paused while routing" if args.pause_worker else "")
     )
     print(f"publish: {publish_seconds:.1f} s ({total / publish_seconds:.0f} events/s)")
     print(f"routed: {routed_rate:.0f} events/s (first publish to last event routed)")
