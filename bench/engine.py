@@ -279,6 +279,21 @@ async def main() -> None:
                 task_queue=queue + "-hand",
             )
 
+        mirrored: list[tuple[int, int]] = []
+
+        def completed_rows() -> tuple[int, int]:
+            # The rows must say what Temporal says: every instance of the round completed
+            # (its end is written by the worker's writer, off the workflow's path).
+            from apps.workflows.services import live
+
+            deadline = time.monotonic() + 10
+            while True:
+                live.flush_now()
+                done = WorkflowInstance.objects.filter(pk__in=rows, status="completed").count()
+                if done == len(rows) or time.monotonic() > deadline:
+                    return done, len(rows)
+                time.sleep(0.1)
+
         try:
             # Warm both paths (imports, connection pools, sandbox caches) before measuring.
             await sync_to_async(make_rows)(20)
@@ -294,6 +309,7 @@ async def main() -> None:
                 if args.only != "hand-written":
                     await sync_to_async(make_rows)(args.n)
                     interp_rounds.append(await run_batch(args.n, args.concurrency, interpreted))
+                    mirrored.append(await sync_to_async(completed_rows)())
             hand_stats, interp_stats = median_round(hand_rounds), median_round(interp_rounds)
         finally:
             for w in [*workers, hand_worker]:
@@ -316,6 +332,11 @@ async def main() -> None:
         print(
             f"  {name:<13} {st['per_second']:6.1f} wf/s   p50 {st['p50_ms']:6.0f} ms   "
             f"p95 {st['p95_ms']:6.0f} ms   ({st['seconds']:.1f} s)"
+        )
+    if mirrored:
+        print(
+            "  rows completed in Postgres after each interpreter round: "
+            + ", ".join(f"{done}/{n}" for done, n in mirrored)
         )
     print(
         f"  ratio interpreter/hand-written: {ratio:.2f} (target >= 0.85); "

@@ -189,6 +189,39 @@ class Run:
         self.wait_seq += 1
         return f"{state}:{self.wait_seq}"
 
+    def finish(
+        self, status: str, *, output: Any = None, error: dict[str, Any] | None = None
+    ) -> None:
+        """The instance's end, handed to the worker's writer instead of a local activity.
+
+        Off the critical path: the run completes without waiting for Postgres (a local
+        activity costs every instance one more activation). The worker's writer applies it
+        as durably as a report (`mirror.apply_final_reports`) within a fraction of a second;
+        if the worker dies first, the reconciler reads the outcome from Temporal and
+        repairs the row (saying so on the timeline). Without a writer (no mirror: ad-hoc
+        runs), it is dropped like any report of a run that has no row.
+        """
+        if status != self.status:
+            self.show_status(status)
+        self.status = status
+        fresh = self.timeline[self.reported :]
+        self.reported = self.published = len(self.timeline)
+        live.publish(
+            {
+                "final": True,
+                "instance_id": self.inp.instance_id,
+                "workflow_id": workflow.info().workflow_id,
+                "seq": self.seq,
+                "status": status,
+                "current_states": list(self.current),
+                "visited_states": list(self.visited),
+                "pending_actions": [],
+                "timeline": fresh,
+                "output": output,
+                "error": error,
+            }
+        )
+
     async def report(
         self, status: str, *, output: Any = None, error: dict[str, Any] | None = None
     ) -> None:

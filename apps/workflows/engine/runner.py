@@ -154,7 +154,7 @@ class Interpretation:
             detail = err.as_detail()
             await run.settle()
             run.note("failed", err.state, type=err.code, message=err.message)
-            await run.report("failed", error=detail)
+            run.finish("failed", error=detail)
             raise ApplicationError(err.message, detail, type=err.code, non_retryable=True) from None
         except asyncio.CancelledError:
             run.note("cancelled", run.current[0] if run.current else None)
@@ -163,7 +163,7 @@ class Interpretation:
         await run.settle()
         run.current = []
         run.note(status, None)
-        await run.report(status, output=output)
+        run.finish(status, output=output)
         return output
 
     def _deadline(self, run: Run) -> tuple[datetime | None, dict[str, Any] | None]:

@@ -3,7 +3,10 @@
 Workflows hand progress updates to `engine.live.publish`; in a worker process the sink below
 queues them and one thread writes them to Postgres every FLUSH_SECONDS in a single
 transaction (`mirror.apply_live_updates`), so the API and the admin show where an instance
-is within a second, without a database write on any workflow's path.
+is within a second, without a database write on any workflow's path. The end of an instance
+(`Run.finish`) comes the same way and is applied like a durable report
+(`mirror.apply_final_reports`); one the process could not write is repaired by the
+reconciler from Temporal's record.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 import atexit
 import logging
 import threading
+import time
 from collections import deque
 from typing import Any
 
@@ -22,6 +26,9 @@ log = logging.getLogger("xflow.worker.live")
 
 FLUSH_SECONDS = 0.25
 MAX_QUEUED = 100_000  # beyond this (a database outage), the oldest progress is dropped
+RETRY_BACKOFF = 0.25  # an instance end not written is tried again after this, doubling...
+RETRY_BACKOFF_MAX = 5.0  # ...up to this
+RETRY_FOR = 600.0  # then the reconciler (which reads Temporal) is left to repair the row
 
 
 class LiveWriter:
@@ -35,6 +42,7 @@ class LiveWriter:
         self.thread: threading.Thread | None = None
         self.lock = threading.Lock()
         self.flushing = threading.Lock()  # held while a batch is written
+        self.retries: list[dict[str, Any]] = []  # instance ends to write again (flusher only)
 
     def put(self, update: dict[str, Any]) -> None:
         self.queue.append(update)
@@ -60,18 +68,51 @@ class LiveWriter:
                 batch.append(self.queue.popleft())
             except IndexError:
                 break
-        if not batch:
+        if not batch and not self.retries:
             return 0
-        from apps.workflows.services.mirror import apply_live_updates
+        from apps.workflows.services.mirror import apply_final_reports, apply_live_updates
 
+        progress = [u for u in batch if not u.get("final")]
+        finals = [u for u in batch if u.get("final")]
+        written = 0
         try:
             close_old_connections()
-            return apply_live_updates(batch)
-        except Exception as exc:  # noqa: BLE001 - best effort: reports and the reconciler repair
-            log.warning("live progress of %d updates not written: %s", len(batch), exc)
-            return 0
+            if progress:
+                try:
+                    written += apply_live_updates(progress)
+                except Exception as exc:  # noqa: BLE001 - best effort: reports and the reconciler repair
+                    log.warning("live progress of %d updates not written: %s", len(progress), exc)
+            finals = self._due_retries() + finals
+            if finals:
+                # After the progress of the same batch: an instance's end is its newest news.
+                applied, failed = apply_final_reports(finals)
+                written += applied
+                self._retry_later(failed)
+            return written
         finally:
             close_old_connections()
+
+    def _retry_later(self, failed: list[dict[str, Any]]) -> None:
+        """Ends not written (a row not visible yet, a database outage) are tried again, as
+        a failed report activity would be, until RETRY_FOR has passed; after that the
+        reconciler repairs the row from Temporal."""
+        now = time.monotonic()
+        for final in failed:
+            first = final.setdefault("_first_failure", now)
+            tries = final["_tries"] = final.get("_tries", 0) + 1
+            if now - first > RETRY_FOR:
+                log.warning(
+                    "gave up writing the end of %s; the reconciler will", final.get("instance_id")
+                )
+                continue
+            final["_due"] = now + min(RETRY_BACKOFF * 2 ** (tries - 1), RETRY_BACKOFF_MAX)
+            self.retries.append(final)
+
+    def _due_retries(self) -> list[dict[str, Any]]:
+        now = time.monotonic()
+        due = [f for f in self.retries if f["_due"] <= now]
+        self.retries = [f for f in self.retries if f["_due"] > now]
+        return due
 
     def _run(self) -> None:
         while not self.stopping.is_set():

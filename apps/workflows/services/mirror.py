@@ -14,6 +14,7 @@ Each report carries the run's timeline counter (`seq`); the row keeps the highes
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from django.db import transaction
@@ -21,7 +22,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from apps.core.masking import Masker, secret_strings
-from apps.workflows.engine.contracts import InstanceChanged, InstanceNote
+from apps.workflows.engine.contracts import InstanceChanged, InstanceNote, workflow_id_for
 from apps.workflows.models import (
     InstanceEvent,
     InstanceStatus,
@@ -33,6 +34,8 @@ CLOSED = set(InstanceStatus.closed_values())
 OPEN = InstanceStatus.open_values()
 # Ended by a person: the engine's own later report of the end must not relabel it.
 STOPPED_BY_OPERATOR = {InstanceStatus.CANCELLED, InstanceStatus.TERMINATED}
+
+log = logging.getLogger("xflow.mirror")
 
 
 class InstanceNotVisible(Exception):
@@ -149,6 +152,37 @@ def apply_instance_change(change: InstanceChanged, *, strict: bool = True) -> No
         from apps.workflows import hooks
 
         hooks.instance_closed(instance, user=None)
+
+
+def apply_final_reports(finals: list[dict[str, Any]]) -> tuple[int, list[dict[str, Any]]]:
+    """Apply instance ends published by workflows (`Run.finish`): (applied, not written).
+
+    Each is applied as `apply_instance_change` would (operator stops win, output masked,
+    the instance's open tasks cancelled), one transaction each so one bad row cannot undo
+    the others. A platform instance whose row cannot be written now is left to the
+    reconciler, which finds the run closed in Temporal and repairs the row.
+    """
+    applied, failed = 0, []
+    for final in sorted(finals, key=lambda f: str(f.get("instance_id"))):
+        instance_id = str(final.get("instance_id"))
+        change = InstanceChanged(
+            instance_id=instance_id,
+            status=str(final.get("status")),
+            current_states=list(final.get("current_states") or []),
+            output=final.get("output"),
+            error=final.get("error"),
+            timeline=list(final.get("timeline") or []),
+            visited_states=list(final.get("visited_states") or []),
+            seq=int(final.get("seq") or 0),
+        )
+        strict = final.get("workflow_id") == workflow_id_for(instance_id)
+        try:
+            apply_instance_change(change, strict=strict)
+            applied += 1
+        except Exception as exc:  # noqa: BLE001 - retried by the writer, then the reconciler
+            log.info("end of instance %s not written yet: %s", instance_id, exc)
+            failed.append(final)
+    return applied, failed
 
 
 def note_instance(note: InstanceNote, *, strict: bool = True) -> None:
