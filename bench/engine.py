@@ -266,6 +266,7 @@ async def main() -> None:
                     definition_key="bench-order",
                     version="1",
                     input={"qty": i % 20},
+                    end_via_writer=True,  # as the platform starts its instances
                 ),
                 id=workflow_id_for(instance_id),
                 task_queue=engine_queue,

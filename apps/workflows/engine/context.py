@@ -189,18 +189,21 @@ class Run:
         self.wait_seq += 1
         return f"{state}:{self.wait_seq}"
 
-    def finish(
+    async def finish(
         self, status: str, *, output: Any = None, error: dict[str, Any] | None = None
     ) -> None:
-        """The instance's end, handed to the worker's writer instead of a local activity.
+        """Report the instance's end: a report, or (`end_via_writer`) the worker's writer.
 
-        Off the critical path: the run completes without waiting for Postgres (a local
-        activity costs every instance one more activation). The worker's writer applies it
-        as durably as a report (`mirror.apply_final_reports`) within a fraction of a second;
-        if the worker dies first, the reconciler reads the outcome from Temporal and
-        repairs the row (saying so on the timeline). Without a writer (no mirror: ad-hoc
-        runs), it is dropped like any report of a run that has no row.
+        Through the writer the end is off the critical path: the run completes without
+        waiting for Postgres (a local activity costs every instance one more activation).
+        The writer applies it as a report would (`mirror.apply_final_reports`) within a
+        fraction of a second, retrying a row not visible yet; if the worker dies first, the
+        reconciler reads the outcome from Temporal and repairs the row (saying so on the
+        timeline).
         """
+        if not self.inp.end_via_writer:
+            await self.report(status, output=output, error=error)
+            return
         if status != self.status:
             self.show_status(status)
         self.status = status

@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from django.db import transaction
+from django.db import InterfaceError, OperationalError, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -163,7 +163,8 @@ def apply_final_reports(finals: list[dict[str, Any]]) -> tuple[int, list[dict[st
     reconciler, which finds the run closed in Temporal and repairs the row.
     """
     applied, failed = 0, []
-    for final in sorted(finals, key=lambda f: str(f.get("instance_id"))):
+    finals = sorted(finals, key=lambda f: str(f.get("instance_id")))
+    for n, final in enumerate(finals):
         instance_id = str(final.get("instance_id"))
         change = InstanceChanged(
             instance_id=instance_id,
@@ -179,6 +180,11 @@ def apply_final_reports(finals: list[dict[str, Any]]) -> tuple[int, list[dict[st
         try:
             apply_instance_change(change, strict=strict)
             applied += 1
+        except (OperationalError, InterfaceError) as exc:
+            # The database is unreachable: the rest would each wait for a connection too.
+            log.warning("ends of %d instances not written yet: %s", len(finals) - n, exc)
+            failed.extend(finals[n:])
+            break
         except Exception as exc:  # noqa: BLE001 - retried by the writer, then the reconciler
             log.info("end of instance %s not written yet: %s", instance_id, exc)
             failed.append(final)
