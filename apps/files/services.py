@@ -109,12 +109,20 @@ def _discard(key: str) -> None:
 def do_upload_file(*, user, upload, task=None, instance=None) -> StoredFile:
     """Store an uploaded file for `user`; with `task`, attach it to that task (which also
     links it to the task's instance); with `instance`, link it to that instance."""
+    if upload is None:
+        raise missing_error()
+    try:
+        return _upload(user=user, upload=upload, task=task, instance=instance)
+    finally:
+        # The temporary copy goes now (filesystem storage may have moved it into place).
+        upload.close()
+
+
+def _upload(*, user, upload, task, instance) -> StoredFile:
     from apps.tasks import permissions as task_permissions
     from apps.tasks.lifecycle import TaskAction
     from apps.tasks.services import do_attach_file
 
-    if upload is None:
-        raise missing_error()
     limit = settings.XFLOW_FILE_MAX_BYTES
     if upload.size is None or upload.size > limit:
         raise too_large_error(limit)

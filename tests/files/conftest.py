@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-# The task tests' people and tasks.
+# The task tests' people and tasks, and tasks of a recorded process instance.
+from tests.inbox.conftest import make_process_task  # noqa: F401
 from tests.tasks.conftest import (  # noqa: F401
     _celery_in_process,
     _fast_passwords,

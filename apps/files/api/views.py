@@ -88,7 +88,7 @@ class FileViewSet(
     @extend_schema(
         summary="Upload a file (multipart/form-data, part `file`)",
         request={"multipart/form-data": s.UploadSerializer},
-        responses={201: s.FileSerializer, **error_responses(503)},
+        responses={201: s.FileSerializer, **error_responses(404, 503)},
         description="Streamed to storage with its sha256 computed on the way. 400: no `file` "
         "part, or an empty file; 413: larger than XFLOW_FILE_MAX_BYTES; 415: a type refused "
         "(programs and scripts by default); 404: `instance` names no instance you may see.",
