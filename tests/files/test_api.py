@@ -274,3 +274,27 @@ def test_the_sanitiser_itself(given, kept):
     from apps.files.naming import sanitise_filename
 
     assert sanitise_filename(given) == kept
+
+
+def test_files_larger_than_the_api_body_limit_are_accepted_up_to_the_file_limit(
+    people, settings, local_storage
+):
+    # JSON bodies stop at DATA_UPLOAD_MAX_MEMORY_SIZE (2 MiB); files have their own limit.
+    content = b"%PDF-1.7\n" + bytes(range(256)) * (12 * 1024)  # 3 MiB
+    assert len(content) > settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    api = client_for(people["assignee"])
+    created = _post(api, content=content)
+    assert created.status_code == 201, created.content
+    assert created.json()["sha256"] == hashlib.sha256(content).hexdigest()
+    got = api.get(created.json()["download"])
+    assert hashlib.sha256(content_of(got)).digest() == hashlib.sha256(content).digest()
+
+
+def test_the_startup_check_names_a_media_root_that_cannot_be_written(settings, tmp_path):
+    from apps.files.checks import check_file_storage
+
+    assert check_file_storage() == []
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    settings.MEDIA_ROOT = str(blocker / "media")
+    assert [c.id for c in check_file_storage()] == ["xflow.W030"]

@@ -70,9 +70,9 @@ def test_who_reads_which_file(who, people, cast):
         assert (meta.status_code, content.status_code) == ((200, 200) if expected else (404, 404))
         listed = {f["id"] for f in api.get("/api/v1/files/").json()["results"]}
         assert (str(stored.pk) in listed) is expected
-        assert (
-            permissions.visible_files(user).filter(pk=stored.pk).exists() is expected
-        ), "the list and the check agree"
+        assert permissions.visible_files(user).filter(pk=stored.pk).exists() is expected, (
+            "the list and the check agree"
+        )
 
 
 # who may delete bob's attachment: 204, 403 (reads it, may not delete), 404 (does not read it)
