@@ -298,3 +298,20 @@ def test_the_startup_check_names_a_media_root_that_cannot_be_written(settings, t
     blocker.write_text("not a directory")
     settings.MEDIA_ROOT = str(blocker / "media")
     assert [c.id for c in check_file_storage()] == ["xflow.W030"]
+
+
+def test_a_browser_session_uploads_with_its_csrf_token_and_not_without(people):
+    from rest_framework.test import APIClient
+
+    browser = APIClient(enforce_csrf_checks=True)
+    browser.force_login(people["assignee"])
+    browser.get("/inbox/")  # sets the CSRF cookie
+    token = browser.cookies["csrftoken"].value
+    forged = browser.post("/api/v1/files/", {"file": upload()}, format="multipart")
+    assert forged.status_code == 403 and not StoredFile.objects.exists()
+    # The token after the file: the upload handler reads past the file to find it.
+    created = browser.post(
+        "/api/v1/files/", {"file": upload(), "csrfmiddlewaretoken": token}, format="multipart"
+    )
+    assert created.status_code == 201, created.content
+    assert created.json()["sha256"] == hashlib.sha256(PDF).hexdigest()

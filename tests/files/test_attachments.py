@@ -144,3 +144,12 @@ def test_a_candidate_sees_no_file_input_on_a_task_someone_else_holds(people, mak
     task = make_task(assignee="bob")
     page = _browser(people["member"]).get(f"/inbox/tasks/{task.pk}/").content.decode()
     assert 'type="file"' not in page and "No files attached." in page
+
+
+def test_the_task_admin_page_lists_its_attachments_with_download_links(people, make_task):
+    task = make_task(assignee="bob")
+    file_id = _attach(client_for(people["assignee"]), task).json()["fileId"]
+    operator = Client()
+    operator.force_login(people["operator"])
+    page = operator.get(f"/admin/tasks/usertask/{task.pk}/change/").content.decode()
+    assert "receipt.pdf" in page and f"/api/v1/files/{file_id}/content" in page
