@@ -138,6 +138,7 @@ def _upload(*, user, upload, task, instance) -> StoredFile:
     content_type = sniff(upload.file)
     check_content_type(content_type)
     sha256 = _sha256(upload)
+    upload.seek(0)  # storage reads from where the hashing left off otherwise
     name = sanitise_filename(upload.name)
     file_id = uuid.uuid4()
     upload.content_type = content_type  # what S3 stores as the object's type

@@ -153,3 +153,12 @@ def test_the_task_admin_page_lists_its_attachments_with_download_links(people, m
     operator.force_login(people["operator"])
     page = operator.get(f"/admin/tasks/usertask/{task.pk}/change/").content.decode()
     assert "receipt.pdf" in page and f"/api/v1/files/{file_id}/content" in page
+
+
+def test_an_attachment_made_by_the_service_on_s3_keeps_every_byte(people, make_task, s3_storage):
+    from apps.files.services import do_upload_file
+
+    task = make_task(assignee="bob")
+    stored = do_upload_file(user=people["assignee"], upload=upload("s3.pdf"), task=task)
+    body = s3_storage.get_object(Bucket="xflow-test-files", Key=stored.storage_key)["Body"].read()
+    assert body == PDF and stored.sha256 == hashlib.sha256(PDF).hexdigest()
