@@ -75,6 +75,13 @@ class _Quote(BaseHTTPRequestHandler):
         pass
 
 
+class _Backlog(ThreadingHTTPServer):
+    """The standard library's listen backlog (5) refuses connections at 100 in flight."""
+
+    request_queue_size = 256
+    daemon_threads = True
+
+
 def definition(service_url: str) -> dict:
     return {
         "id": "bench-order",
@@ -197,7 +204,7 @@ async def main() -> None:
     )
     args = parser.parse_args()
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Quote)
+    server = _Backlog(("127.0.0.1", 0), _Quote)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     url = f"http://127.0.0.1:{server.server_port}"
     doc = definition(url)
