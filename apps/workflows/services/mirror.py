@@ -127,6 +127,14 @@ def apply_instance_change(change: InstanceChanged, *, strict: bool = True) -> No
         timeline_rows(instance.pk, _masked_entries(change.timeline, masker)),
         ignore_conflicts=True,
     )
+    if _apply_to_row(instance, change, masker):
+        from apps.workflows import hooks
+
+        hooks.instance_closed(instance, user=None)
+
+
+def _apply_to_row(instance: WorkflowInstance, change: InstanceChanged, masker) -> bool:
+    """Write a report's fields on its locked row; True when this closed the instance."""
     seq = _max_seq(change.seq, change.timeline)
     instance.engine_seq = max(instance.engine_seq, seq)
     update = ["engine_seq", "updated_at"]
@@ -134,7 +142,7 @@ def apply_instance_change(change: InstanceChanged, *, strict: bool = True) -> No
         instance.status in CLOSED and change.status not in CLOSED
     ):
         instance.save(update_fields=update)
-        return
+        return False
     instance.status = change.status
     instance.current_states = change.current_states
     instance.pending_actions = change.pending_actions
@@ -148,45 +156,83 @@ def apply_instance_change(change: InstanceChanged, *, strict: bool = True) -> No
         instance.pending_actions = []
         update += ["output", "error", "ended_at"]
     instance.save(update_fields=update)
-    if change.status in CLOSED:
-        from apps.workflows import hooks
+    return change.status in CLOSED
 
-        hooks.instance_closed(instance, user=None)
+
+def _final_change(final: dict[str, Any]) -> tuple[InstanceChanged, bool]:
+    instance_id = str(final.get("instance_id"))
+    change = InstanceChanged(
+        instance_id=instance_id,
+        status=str(final.get("status")),
+        current_states=list(final.get("current_states") or []),
+        output=final.get("output"),
+        error=final.get("error"),
+        timeline=list(final.get("timeline") or []),
+        visited_states=list(final.get("visited_states") or []),
+        seq=int(final.get("seq") or 0),
+    )
+    return change, final.get("workflow_id") == workflow_id_for(instance_id)
 
 
 def apply_final_reports(finals: list[dict[str, Any]]) -> tuple[int, list[dict[str, Any]]]:
     """Apply instance ends published by workflows (`Run.finish`): (applied, not written).
 
     Each is applied as `apply_instance_change` would (operator stops win, output masked,
-    the instance's open tasks cancelled), one transaction each so one bad row cannot undo
-    the others. A platform instance whose row cannot be written now is left to the
-    reconciler, which finds the run closed in Temporal and repairs the row.
+    the instance's open tasks cancelled), all in one transaction: rows locked in one query
+    (in id order, as every writer locks them), timeline entries in one insert. A platform
+    instance whose row is not visible yet is handed back to be tried again; if the batch
+    fails as a whole, each end is tried on its own so one bad row cannot hold up the rest.
     """
-    applied, failed = 0, []
     finals = sorted(finals, key=lambda f: str(f.get("instance_id")))
-    for n, final in enumerate(finals):
-        instance_id = str(final.get("instance_id"))
-        change = InstanceChanged(
-            instance_id=instance_id,
-            status=str(final.get("status")),
-            current_states=list(final.get("current_states") or []),
-            output=final.get("output"),
-            error=final.get("error"),
-            timeline=list(final.get("timeline") or []),
-            visited_states=list(final.get("visited_states") or []),
-            seq=int(final.get("seq") or 0),
+    changes = [(final, *_final_change(final)) for final in finals]
+    failed: list[dict[str, Any]] = []
+    try:
+        with transaction.atomic():
+            locked = {
+                str(row.pk): row
+                for row in WorkflowInstance.objects.select_for_update()
+                .filter(pk__in=[change.instance_id for _, change, _ in changes])
+                .order_by("pk")
+                .only("pk", "status", "engine_seq", "definition_id")
+            }
+            entries, todo = [], []
+            for final, change, strict in changes:
+                row = locked.get(change.instance_id)
+                if row is None:
+                    if strict:  # not visible yet: tried again (an ad-hoc run has no row)
+                        failed.append(final)
+                    continue
+                masker = masker_for(row.definition_id)
+                entries.extend(timeline_rows(row.pk, _masked_entries(change.timeline, masker)))
+                todo.append((row, change, masker))
+            InstanceEvent.objects.bulk_create(entries, ignore_conflicts=True)
+            closed = [row for row, change, masker in todo if _apply_to_row(row, change, masker)]
+            from apps.workflows import hooks
+
+            hooks.instances_closed(closed, user=None)
+    except (OperationalError, InterfaceError) as exc:
+        # The database is unreachable: all of them are tried again later.
+        log.warning("ends of %d instances not written yet: %s", len(finals), exc)
+        return 0, finals
+    except Exception as exc:  # noqa: BLE001 - one bad end must not hold up the others
+        log.warning(
+            "a batch of %d instance ends failed (%s); applying one by one", len(finals), exc
         )
-        strict = final.get("workflow_id") == workflow_id_for(instance_id)
+        return _apply_finals_one_by_one(changes)
+    return len(finals) - len(failed), failed
+
+
+def _apply_finals_one_by_one(changes) -> tuple[int, list[dict[str, Any]]]:
+    applied, failed = 0, []
+    for n, (final, change, strict) in enumerate(changes):
         try:
             apply_instance_change(change, strict=strict)
             applied += 1
-        except (OperationalError, InterfaceError) as exc:
-            # The database is unreachable: the rest would each wait for a connection too.
-            log.warning("ends of %d instances not written yet: %s", len(finals) - n, exc)
-            failed.extend(finals[n:])
+        except (OperationalError, InterfaceError):
+            failed.extend(final for final, _, _ in changes[n:])
             break
         except Exception as exc:  # noqa: BLE001 - retried by the writer, then the reconciler
-            log.info("end of instance %s not written yet: %s", instance_id, exc)
+            log.info("end of instance %s not written yet: %s", change.instance_id, exc)
             failed.append(final)
     return applied, failed
 
