@@ -24,7 +24,7 @@ from apps.workflows.engine import live
 
 log = logging.getLogger("xflow.worker.live")
 
-FLUSH_SECONDS = 0.25
+FLUSH_SECONDS = 0.5  # operators see progress within a second; longer batches coalesce more
 MAX_QUEUED = 100_000  # beyond this (a database outage), the oldest progress is dropped
 RETRY_BACKOFF = 0.25  # an instance end not written is tried again after this, doubling...
 RETRY_BACKOFF_MAX = 5.0  # ...up to this
@@ -43,6 +43,9 @@ class LiveWriter:
         self.lock = threading.Lock()
         self.flushing = threading.Lock()  # held while a batch is written
         self.retries: list[dict[str, Any]] = []  # instance ends to write again (flusher only)
+        # instance id -> newest timeline entry its progress stored (flusher only; an end
+        # leaves those out). Forgotten at the instance's end, or all at once if it grows.
+        self.stored: dict[str, int] = {}
 
     def put(self, update: dict[str, Any]) -> None:
         self.queue.append(update)
@@ -72,6 +75,8 @@ class LiveWriter:
             return 0
         from apps.workflows.services.mirror import apply_final_reports, apply_live_updates
 
+        if len(self.stored) > MAX_QUEUED:
+            self.stored.clear()  # only an optimisation: ends then carry their whole timeline
         progress = [u for u in batch if not u.get("final")]
         finals = [u for u in batch if u.get("final")]
         written = 0
@@ -79,10 +84,10 @@ class LiveWriter:
             close_old_connections()
             if progress:
                 try:
-                    written += apply_live_updates(progress)
+                    written += apply_live_updates(progress, stored=self.stored)
                 except Exception as exc:  # noqa: BLE001 - best effort: reports and the reconciler repair
                     log.warning("live progress of %d updates not written: %s", len(progress), exc)
-            finals = self._due_retries() + finals
+            finals = self._due_retries() + [self._unstored(final) for final in finals]
             if finals:
                 # After the progress of the same batch: an instance's end is its newest news.
                 applied, failed = apply_final_reports(finals)
@@ -91,6 +96,18 @@ class LiveWriter:
             return written
         finally:
             close_old_connections()
+
+    def _unstored(self, final: dict[str, Any]) -> dict[str, Any]:
+        """An instance's end without the timeline entries its progress already stored."""
+        done = self.stored.pop(str(final.get("instance_id")), None)
+        if done is None:
+            return final
+        fresh = [
+            e
+            for e in final.get("timeline") or []
+            if not (isinstance(e.get("seq"), int) and e["seq"] <= done)
+        ]
+        return {**final, "timeline": fresh}
 
     def _retry_later(self, failed: list[dict[str, Any]]) -> None:
         """Ends not written (a row not visible yet, a database outage) are tried again, as

@@ -266,8 +266,13 @@ def coalesce(updates: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     return merged
 
 
-def apply_live_updates(updates: list[dict[str, Any]]) -> int:
+def apply_live_updates(
+    updates: list[dict[str, Any]], *, stored: dict[str, int] | None = None
+) -> int:
     """Write a batch of live progress; updates older than the row's state are ignored.
+
+    `stored`, when given, is told the newest timeline entry now stored per instance (the
+    writer then leaves those out of the instance's end).
 
     Lock order: the instance rows first (sorted), then their timeline entries — the same
     order as `apply_instance_change`, so a durable report and a flush never deadlock.
@@ -290,6 +295,16 @@ def apply_live_updates(updates: list[dict[str, Any]]) -> int:
             entries = _masked_entries(merged[str(instance.pk)]["timeline"], masker)
             rows.extend(timeline_rows(instance.pk, entries))
         InstanceEvent.objects.bulk_create(rows, ignore_conflicts=True)
+        if stored is not None:
+            transaction.on_commit(
+                lambda: stored.update(
+                    {
+                        str(row.instance_id): max(stored.get(str(row.instance_id), 0), row.seq)
+                        for row in rows
+                        if row.seq is not None
+                    }
+                )
+            )
         for instance in locked:
             update = merged[str(instance.pk)]
             seq = _max_seq(int(update.get("seq") or 0), update["timeline"])
