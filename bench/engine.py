@@ -164,6 +164,18 @@ def start_dev_server(folder: str) -> tuple[subprocess.Popen, str]:
     raise SystemExit("the Temporal dev server did not start")
 
 
+async def connect_when_ready(address: str, seconds: float = 60) -> Client:
+    """A fresh dev server listens before its frontend is healthy: retry until it is."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            return await Client.connect(address)
+        except RuntimeError:
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.5)
+
+
 async def run_batch(n: int, concurrency: int, start_one) -> dict:
     """Start n workflows (at most `concurrency` in flight); time each start-to-completion."""
     latencies: list[float] = []
@@ -220,7 +232,7 @@ async def main() -> None:
     if not address:
         proc, address = start_dev_server(tmp.name)
     try:
-        client = await Client.connect(address)
+        client = await connect_when_ready(address)
         queue = f"bench-{uuid.uuid4().hex[:6]}"
         from django.conf import settings
 

@@ -26,6 +26,7 @@ log = logging.getLogger("xflow.worker.live")
 
 FLUSH_SECONDS = 0.5  # operators see progress within a second; longer batches coalesce more
 MAX_QUEUED = 100_000  # beyond this (a database outage), the oldest progress is dropped
+END_DELAY = 0.05  # an instance's end is written this soon after it arrives
 RETRY_BACKOFF = 0.25  # an instance end not written is tried again after this, doubling...
 RETRY_BACKOFF_MAX = 5.0  # ...up to this
 RETRY_FOR = 600.0  # then the reconciler (which reads Temporal) is left to repair the row
@@ -36,6 +37,7 @@ class LiveWriter:
 
     def __init__(self, flush_seconds: float = FLUSH_SECONDS) -> None:
         self.queue: deque[dict[str, Any]] = deque(maxlen=MAX_QUEUED)
+        self.ends: deque[dict[str, Any]] = deque()  # never dropped: each closes an instance
         self.flush_seconds = flush_seconds
         self.wake = threading.Event()
         self.stopping = threading.Event()
@@ -48,7 +50,11 @@ class LiveWriter:
         self.stored: dict[str, int] = {}
 
     def put(self, update: dict[str, Any]) -> None:
-        self.queue.append(update)
+        if update.get("final"):
+            self.ends.append(update)
+            self.wake.set()  # an end is written soon: someone may be waiting for it
+        else:
+            self.queue.append(update)
         if self.thread is None:
             self.start()
 
@@ -62,35 +68,44 @@ class LiveWriter:
         """Write what is queued now; the number of rows updated. When it returns, no batch
         taken before the call is still being written."""
         with self.flushing:
-            return self._flush()
+            return self._flush(progress=True)
 
-    def _flush(self) -> int:
-        batch = []
-        while self.queue:
+    def flush_ends(self) -> int:
+        """Write the queued instance ends (and ends due for another try) only."""
+        with self.flushing:
+            return self._flush(progress=False)
+
+    @staticmethod
+    def _take(queue: deque) -> list[dict[str, Any]]:
+        taken = []
+        while queue:
             try:
-                batch.append(self.queue.popleft())
+                taken.append(queue.popleft())
             except IndexError:
                 break
-        if not batch and not self.retries:
-            return 0
+        return taken
+
+    def _flush(self, *, progress: bool) -> int:
         from apps.workflows.services.mirror import apply_final_reports, apply_live_updates
 
+        updates = self._take(self.queue) if progress else []
+        ends = self._take(self.ends)
+        if not updates and not ends and not self.retries:
+            return 0
         if len(self.stored) > MAX_QUEUED:
             self.stored.clear()  # only an optimisation: ends then carry their whole timeline
-        progress = [u for u in batch if not u.get("final")]
-        finals = [u for u in batch if u.get("final")]
         written = 0
         try:
             close_old_connections()
-            if progress:
+            if updates:
                 try:
-                    written += apply_live_updates(progress, stored=self.stored)
+                    written += apply_live_updates(updates, stored=self.stored)
                 except Exception as exc:  # noqa: BLE001 - best effort: reports and the reconciler repair
-                    log.warning("live progress of %d updates not written: %s", len(progress), exc)
-            finals = self._due_retries() + [self._unstored(final) for final in finals]
-            if finals:
-                # After the progress of the same batch: an instance's end is its newest news.
-                applied, failed = apply_final_reports(finals)
+                    log.warning("live progress of %d updates not written: %s", len(updates), exc)
+            ends = self._due_retries() + [self._unstored(end) for end in ends]
+            if ends:
+                # After the progress taken with them: an instance's end is its newest news.
+                applied, failed = apply_final_reports(ends)
                 written += applied
                 self._retry_later(failed)
             return written
@@ -132,9 +147,21 @@ class LiveWriter:
         return due
 
     def _run(self) -> None:
+        # Progress every flush_seconds (coalesced per instance); an instance's end sooner,
+        # END_DELAY after it arrives (ends arriving together share one transaction), since
+        # callers wait for it: an API client polling the instance, a task's hand-off.
+        next_progress = time.monotonic() + self.flush_seconds
         while not self.stopping.is_set():
-            self.stopping.wait(self.flush_seconds)
-            self.flush()
+            self.wake.wait(max(0.0, next_progress - time.monotonic()))
+            if self.stopping.is_set():
+                break
+            if self.wake.is_set() or self.retries:
+                self.wake.clear()
+                self.stopping.wait(END_DELAY)
+                self.flush_ends()
+            if time.monotonic() >= next_progress:
+                self.flush()
+                next_progress = time.monotonic() + self.flush_seconds
 
     def stop(self) -> None:
         self.stopping.set()
