@@ -216,6 +216,9 @@ def engine_worker(django_db_setup, django_db_blocker):
         yield
         loop.call_soon_threadsafe(stop.set)
         thread.join(30)
+        from apps.workflows.services import live
+
+        live.uninstall()  # its last writes go out while the test database still exists
 
 
 def wait_for_instance(

@@ -172,11 +172,35 @@ if XFLOW_STORAGE == "s3":
             "secret_key": env_str("S3_SECRET_ACCESS_KEY"),
             "addressing_style": env_str("S3_ADDRESSING_STYLE", "auto"),
             "querystring_expire": env_int("S3_PRESIGN_SECONDS", 300),
+            # Presigned download URLs: SigV4, which every AWS region accepts.
+            "signature_version": env_str("S3_SIGNATURE_VERSION", "s3v4"),
             "file_overwrite": False,
         },
     }
 elif XFLOW_STORAGE != "filesystem":
     raise ConfigError(f"XFLOW_STORAGE={XFLOW_STORAGE!r}: use 'filesystem' or 's3'")
+# Downloads in S3 mode redirect to a presigned URL valid this long.
+XFLOW_FILE_PRESIGN_SECONDS = env_int("S3_PRESIGN_SECONDS", 300)
+# The largest file accepted (413 beyond); uploads stream through a temporary file.
+XFLOW_FILE_MAX_BYTES = env_int("XFLOW_FILE_MAX_BYTES", 25 * 1024 * 1024)
+# Content types (sniffed from the bytes) accepted and refused; `image/*` names a family.
+# An empty allow list accepts every type the deny list does not name.
+XFLOW_FILE_ALLOWED_TYPES = env_list("XFLOW_FILE_ALLOWED_TYPES")
+XFLOW_FILE_DENIED_TYPES = env_list(
+    "XFLOW_FILE_DENIED_TYPES",
+    [
+        "application/x-executable",
+        "application/x-msdownload",
+        "application/x-mach-binary",
+        "application/x-sharedlib",
+        "application/java-archive",
+        "application/vnd.android.package-archive",
+        "application/wasm",
+        "text/x-shellscript",
+    ],
+)
+if XFLOW_FILE_MAX_BYTES < 1:
+    raise ConfigError("XFLOW_FILE_MAX_BYTES must be at least 1")
 
 # Temporal
 TEMPORAL_ADDRESS = env_str("TEMPORAL_ADDRESS", "127.0.0.1:7233")

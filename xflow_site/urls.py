@@ -14,6 +14,7 @@ api_v1 = [
     path("auth/token", ObtainTokenView.as_view(), name="token"),
     path("", include("apps.workflows.api.urls")),
     path("", include("apps.tasks.api.urls")),
+    path("", include("apps.files.api.urls")),
 ]
 
 urlpatterns = [

@@ -8,6 +8,7 @@ background event loop thread owns the client (gRPC connections are expensive), a
 from __future__ import annotations
 
 import asyncio
+import atexit
 import threading
 from collections.abc import Awaitable, Callable
 from concurrent.futures import Future
@@ -24,6 +25,7 @@ T = TypeVar("T")
 _lock = threading.Lock()
 _loop: asyncio.AbstractEventLoop | None = None
 _client: Client | None = None
+_thread: threading.Thread | None = None
 
 
 def queue_name(queue: str) -> str:
@@ -52,14 +54,48 @@ async def connect(address: str | None = None, namespace: str | None = None) -> C
 
 
 def _ensure_loop() -> asyncio.AbstractEventLoop:
-    global _loop
+    global _loop, _thread
     with _lock:
         if _loop is None or _loop.is_closed():
             loop = asyncio.new_event_loop()
             thread = threading.Thread(target=loop.run_forever, name="temporal-client", daemon=True)
             thread.start()
-            _loop = loop
+            _loop, _thread = loop, thread
         return _loop
+
+
+@atexit.register
+def shutdown() -> None:
+    """Stop the client's loop before the interpreter finalizes.
+
+    Left running, the SDK's native threads may hand a result back to Python while the
+    interpreter is being torn down, which aborts the process (`PyGILState_Release ...
+    finalizing`) even though the command itself succeeded.
+    """
+    global _loop, _thread, _client
+    with _lock:
+        loop, thread, _loop, _thread, _client = _loop, _thread, None, None, None
+    if loop is None or loop.is_closed():
+        return
+
+    async def drain() -> None:
+        tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    try:
+        asyncio.run_coroutine_threadsafe(drain(), loop).result(timeout=5)
+    except Exception:  # noqa: BLE001 - best effort at exit
+        pass
+    loop.call_soon_threadsafe(loop.stop)
+    if thread is not None:
+        thread.join(timeout=5)
+    if not loop.is_running():
+        loop.close()
+    import gc
+
+    gc.collect()  # the dropped client's native handles are released while Python still runs
 
 
 def call(fn: Callable[[Client], Awaitable[T]], timeout: float = 30.0) -> T:

@@ -14,6 +14,7 @@ from django.urls import NoReverseMatch, reverse
 from django.utils.html import format_html
 
 from apps.core.errors import ServiceError
+from apps.files.models import StoredFile
 from apps.tasks import permissions, services
 from apps.tasks.models import TaskComment, TaskEvent, UserTask
 from apps.tasks.services.audit import describe
@@ -46,6 +47,34 @@ class TaskCommentInline(admin.TabularInline):
     fields = readonly_fields
 
     def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_view_permission(self, request, obj=None):
+        return request.user.has_perm("tasks.view_usertask")  # part of the task's page
+
+
+class TaskAttachmentInline(admin.TabularInline):
+    """The task's files (the files app's rows), each with its download link."""
+
+    model = StoredFile
+    fk_name = "task"
+    extra = 0
+    can_delete = False
+    verbose_name_plural = "attachments"
+    readonly_fields = ["name", "content_type", "size", "owner", "created_at", "download"]
+    fields = readonly_fields
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).filter(deleted_at__isnull=True).select_related("owner")
+
+    @admin.display(description="content")
+    def download(self, obj) -> str:
+        return format_html('<a href="{}">Download</a>', reverse("api:file-content", args=[obj.pk]))
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
         return False
 
     def has_view_permission(self, request, obj=None):
@@ -86,7 +115,7 @@ class UserTaskAdmin(admin.ModelAdmin):
     show_full_result_count = False  # a million rows: no COUNT(*) per page
     ordering = ["-created_at"]
     actions = ["reassign_selected", "cancel_selected"]
-    inlines = [TaskCommentInline, TaskEventInline]
+    inlines = [TaskCommentInline, TaskAttachmentInline, TaskEventInline]
     fields = [
         "title",
         "task_key",

@@ -53,6 +53,9 @@ class Rule(models.TextChoices):
     ASSIGNEE_OR_MANAGER = "assignee_or_manager"
     MANAGER = "manager"  # holds tasks.assign_usertask
     PARTICIPANT = "participant"  # anyone who may see the task
+    # Attach files: the assignee, the owner of a delegated task, a files-or-tasks operator,
+    # and a candidate while the task waits in their queue (see permissions.has_role).
+    CONTRIBUTOR = "contributor"
     OPERATOR = "operator"  # holds tasks.delete_usertask
     ENGINE = "engine"  # the workflow side (activities), never a person
 
@@ -79,7 +82,7 @@ TRANSITIONS: dict[str, Transition] = {
     # A delegated task is resolved back to its owner first, who completes it (BPMN/Camunda).
     TaskAction.COMPLETE: Transition(frozenset({S.ASSIGNED}), S.COMPLETED, Rule.ASSIGNEE),
     TaskAction.COMMENT: Transition(ANY, None, Rule.PARTICIPANT),
-    TaskAction.ATTACH: Transition(frozenset({S.ASSIGNED, S.DELEGATED}), None, Rule.ASSIGNEE),
+    TaskAction.ATTACH: Transition(OPEN, None, Rule.CONTRIBUTOR),
     TaskAction.DELETE: Transition(OPEN, S.DELETED, Rule.OPERATOR),
     # The workflow side.
     "timeout": Transition(OPEN, S.TIMED_OUT, Rule.ENGINE),

@@ -105,6 +105,12 @@ def has_role(task: UserTask, user, rule: str) -> bool:
         return can_view(task, user)
     if rule == Rule.OPERATOR:
         return is_operator(user)
+    if rule == Rule.CONTRIBUTOR:
+        if is_assignee or (task.owner_id is not None and task.owner_id == user.pk):
+            return True
+        if task.status == TaskStatus.UNASSIGNED and is_candidate(task, user):
+            return True
+        return is_operator(user)
     return False
 
 
@@ -141,6 +147,9 @@ _ROLE_REASONS = {
     Rule.MANAGER: "Only managers (permission tasks.assign_usertask) may assign tasks.",
     Rule.PARTICIPANT: "You have no part in this task.",
     Rule.OPERATOR: "Only operators (permission tasks.delete_usertask) may delete tasks.",
+    Rule.CONTRIBUTOR: "Only the task's assignee ({who}), the owner of a delegated task, its "
+    "candidates while it is unassigned, and operators (permission tasks.delete_usertask) may "
+    "attach files to it.",
     Rule.ENGINE: "Only the workflow engine does this.",
 }
 

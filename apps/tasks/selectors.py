@@ -17,6 +17,7 @@ from django.db.models.fields.tuple_lookups import Tuple, TupleLessThan
 from django.utils import timezone
 
 from apps.core.errors import ServiceError
+from apps.files.models import StoredFile
 from apps.tasks import keyset, permissions
 from apps.tasks.lifecycle import TaskStatus
 from apps.tasks.models import TaskCandidacy, TaskComment, TaskEvent, UserTask
@@ -169,7 +170,10 @@ def task_detail(user, pk: Any) -> UserTask:
         "assignee", "owner", "completed_by", "instance"
     ).prefetch_related(
         Prefetch("comments", queryset=TaskComment.objects.select_related("author")),
-        "attachments",
+        Prefetch(
+            "attachments",
+            queryset=StoredFile.objects.live().select_related("owner").order_by("created_at"),
+        ),
         Prefetch("events", queryset=TaskEvent.objects.select_related("actor")),
     )
     return permissions.access_task(user, pk, qs)

@@ -11,6 +11,7 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("tasks/<uuid:pk>/", views.task_page, name="task"),
     path("tasks/<uuid:pk>/diagram.svg", views.task_diagram, name="task-diagram"),
+    path("tasks/<uuid:pk>/attach/", views.task_attach, name="task-attach"),
     path("tasks/<uuid:pk>/<slug:action>/", views.task_action, name="task-action"),
     path(
         "login/",

@@ -11,16 +11,21 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.cache import cache
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
+from django.template.defaultfilters import filesizeformat
 from django.urls import reverse
 from django.utils import timezone
+from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_POST
 
 from apps.core.errors import NotFound, ServiceError
+from apps.files.services import do_upload_file, missing_error, too_large_error
+from apps.files.uploads import declares_too_much, upload_too_large, use_hashing_handler
 from apps.tasks import permissions, selectors, services
 from apps.tasks.forms import (
     STATUS_VIEWS,
@@ -155,6 +160,7 @@ def _render_task(
         "instance": instance,
         "process_states": (instance.current_states or []) if instance else [],
         "can_hand_over": bool(actions & {"delegate", "assign"}),
+        "file_max_bytes": settings.XFLOW_FILE_MAX_BYTES,
     }
     return render(request, "inbox/task.html", context, status=status)
 
@@ -351,3 +357,43 @@ def task_action(request, pk, action: str):
         # The page as it now is, with why not, under the refusal's status (400/403/409).
         messages.error(request, exc.message)
         return _render_task(request, _load(request, pk), status=exc.status_code)
+
+
+# --- attaching a file: a multipart form post ---------------------------------------------------
+
+
+@csrf_exempt  # checked by `_attach` below, once the upload handler is in place
+@login_required
+@require_POST
+def task_attach(request, pk):
+    """Attach the posted file to the task: streamed, hashed and bounded as the API does it.
+
+    The CSRF check reads the body; the hashing handler must be installed before it, so the
+    check runs inside (Django's documented pattern for custom upload handlers).
+    """
+    use_hashing_handler(request)
+    if declares_too_much(request):  # refused unread; nothing changes, so no CSRF to check
+        messages.error(request, f"The file was not attached: {too_large_error().message}")
+        return _render_task(request, _load(request, pk), status=413)
+    return _attach(request, pk)
+
+
+@csrf_protect
+def _attach(request, pk):
+    try:
+        task = _load(request, pk)
+        upload = request.FILES.get("file")
+        if upload_too_large(request):
+            raise too_large_error()
+        if upload is None:
+            raise missing_error()
+        stored = do_upload_file(user=request.user, upload=upload, task=task)
+    except NotFound:
+        raise Http404(permissions.NOT_FOUND_MESSAGE) from None
+    except ServiceError as exc:
+        messages.error(request, f"The file was not attached: {exc.message}")
+        return _render_task(request, _load(request, pk), status=exc.status_code)
+    messages.success(
+        request, f"“{stored.name}” ({filesizeformat(stored.size)}) is attached to the task."
+    )
+    return _to_task(pk, "#files")

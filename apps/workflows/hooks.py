@@ -29,6 +29,20 @@ def resend_task_signals() -> int:
     return resume.resend_pending_signals()
 
 
+def instances_closed(instances, *, user=None) -> None:
+    """Several instances ended (the worker's writer): one query finds those with open tasks."""
+    if not instances:
+        return
+    try:
+        services = import_module("apps.tasks.services.engine")
+    except ModuleNotFoundError:
+        return
+    with_tasks = services.instances_with_open_tasks([i.pk for i in instances])
+    for instance in instances:
+        if instance.pk in with_tasks:
+            instance_closed(instance, user=user)
+
+
 def instance_closed(instance, *, user=None) -> None:
     """An instance ended (any way): its open user tasks are cancelled with it."""
     cancel = _cancel_tasks()

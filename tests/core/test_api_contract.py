@@ -98,8 +98,9 @@ def in_process_wsgi():
 
 
 @pytest.fixture
-def world(in_process_wsgi) -> dict:
+def world(in_process_wsgi, settings, tmp_path) -> dict:
     """Real objects to name: definitions, a running and a failed instance, a secret, users."""
+    settings.MEDIA_ROOT = str(tmp_path / "media")  # generated uploads go nowhere lasting
     root = User.objects.create(username="root", is_staff=True, is_superuser=True)
     plain = User.objects.create(username="plain")
     do_save_definition(source=GREETING, publish=True)

@@ -56,7 +56,8 @@ def test_a_candidate_sees_claim_the_assignee_sees_the_outcomes(people, make_task
     carol = browser_for(people["member"])
     page = carol.get(f"/inbox/tasks/{queued.pk}/")
     assert page.status_code == 200
-    assert buttons(page) == ["Claim this task", "Add comment"]
+    # A candidate may add material to a queued task (an attachment) before anyone claims it.
+    assert buttons(page) == ["Claim this task", "Attach", "Add comment"]
 
     mine = make_task(assignee="bob")
     bob = browser_for(people["assignee"])
@@ -66,6 +67,7 @@ def test_a_candidate_sees_claim_the_assignee_sees_the_outcomes(people, make_task
         "Reject",
         "Put back in the queue",
         "Delegate",
+        "Attach",
         "Add comment",
     ]
     assert "This task has no form: choose an outcome" in page.content.decode()
@@ -101,16 +103,6 @@ def test_history_and_comments_are_shown(people, make_task, browser_for):
     assert "Task created" in history and "Assigned to bob" in history
     assert "Comment added by bob" in history
     assert '<p class="multiline">Checking with HR\nback tomorrow</p>' in html
-
-
-def test_attachments_are_listed_and_adding_is_disabled_with_a_note(people, make_task, browser_for):
-    bob = people["assignee"]
-    task = make_task(assignee="bob")
-    services.do_attach_file(task, user=bob, file_id=uuid.uuid4(), name="receipt.pdf", size=2048)
-    html = browser_for(bob).get(f"/inbox/tasks/{task.pk}/").content.decode()
-    assert "receipt.pdf" in html and "2.0\xa0KB" in html
-    assert '<input id="file-input" type="file" disabled>' in html
-    assert "the files service is still to come" in html
 
 
 def test_the_process_diagram_shows_where_it_stands(people, make_process_task, browser_for):
@@ -179,10 +171,10 @@ def test_a_delegate_saves_drafts_and_hands_back_but_picks_no_outcome(
         services.do_delegate_task(task, user=people["assignee"], delegate=people["member"])
     carol = browser_for(people["member"])
     page = carol.get(f"/inbox/tasks/{with_form.pk}/")
-    assert buttons(page) == ["Save draft", "Hand back to bob", "Add comment"]
+    assert buttons(page) == ["Save draft", "Hand back to bob", "Attach", "Add comment"]
     assert "its owner completes it" in page.content.decode()
     page = carol.get(f"/inbox/tasks/{without.pk}/")
-    assert buttons(page) == ["Hand back to bob", "Add comment"]
+    assert buttons(page) == ["Hand back to bob", "Attach", "Add comment"]
     assert "choose an outcome" not in page.content.decode()
     # the owner sees who works on it
     html = browser_for(people["assignee"]).get(f"/inbox/tasks/{without.pk}/").content.decode()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -352,24 +351,30 @@ def test_participants_comment_and_outsiders_may_not(people, make_task):
     assert _kinds(task)[-1] == "commented"
 
 
-def test_the_assignee_attaches_a_file_once(people, make_task):
+def test_who_may_attach_a_file_and_the_history_says_so(people, make_task, settings, tmp_path):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from apps.files.services import do_upload_file
+
+    settings.MEDIA_ROOT = str(tmp_path)
+
+    def attach(task, user, name="cv.pdf"):
+        upload = SimpleUploadedFile(name, b"%PDF-1.4 cv", content_type="application/pdf")
+        return do_upload_file(user=people[user], upload=upload, task=task)
+
+    queued = make_task()  # unassigned: its candidates may add material
+    assert attach(queued, "member").task_id == queued.pk
     task = make_task(assignee="bob")
-    file_id = uuid.uuid4()
-    for _ in range(2):
-        services.do_attach_file(
-            task, user=people["assignee"], file_id=file_id, name="cv.pdf", size=10
-        )
-    assert task.attachments.count() == 1
+    stored = attach(task, "assignee")
+    assert stored.task_id == task.pk and list(task.attachments.all()) == [stored]
     assert _kinds(task).count("attached") == 1
-    _refused(
-        403,
-        "task_action_not_allowed",
-        services.do_attach_file,
-        task,
-        user=people["member"],
-        file_id=uuid.uuid4(),
-        name="x",
-    )
+    assert attach(task, "operator").owner == people["operator"]
+    # A candidate of a task someone else holds, and an outsider (who sees nothing), may not.
+    _refused(403, "task_action_not_allowed", attach, task, "member")
+    _refused(404, "task_not_found", attach, task, "other")
+    services.do_complete_task(task, user=people["assignee"], outcome="approved", data={})
+    _refused(409, "task_wrong_status", attach, task, "assignee")
+    assert task.attachments.count() == 2
 
 
 def test_operators_delete_open_tasks_and_the_process_is_told(people, make_task):

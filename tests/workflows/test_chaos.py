@@ -24,7 +24,7 @@ import uuid
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import httpx
@@ -36,6 +36,7 @@ from apps.core import temporal
 from apps.workflows.models import InstanceStatus, WorkflowInstance
 from apps.workflows.services.definitions import do_save_definition
 from apps.workflows.services.reconcile import reconcile_instances
+from tests.httpservice import LoadedHTTPServer
 
 ROOT = Path(__file__).resolve().parents[2]
 STARTS = int(os.environ.get("XFLOW_CHAOS_STARTS", "200"))
@@ -180,7 +181,7 @@ def _temporal_outcome(workflow_id: str):
 
 
 def test_starts_survive_a_killed_web_process_and_worker(operator, settings):
-    service = ThreadingHTTPServer(("127.0.0.1", 0), _Charge)
+    service = LoadedHTTPServer(("127.0.0.1", 0), _Charge)
     threading.Thread(target=service.serve_forever, daemon=True).start()
     service_url = f"http://127.0.0.1:{service.server_address[1]}"
     prefix = f"chaos-{uuid.uuid4().hex[:8]}-"

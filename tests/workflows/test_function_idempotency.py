@@ -18,7 +18,7 @@ import threading
 import time
 import uuid
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +30,7 @@ from temporalio.worker import Worker
 
 from apps.core import temporal
 from apps.workflows.engine.contracts import ACT_CALL_FUNCTION, QUEUE_ENGINE, FunctionCall
+from tests.httpservice import LoadedHTTPServer
 
 from .conftest import wait_for_instance
 
@@ -75,7 +76,7 @@ def keyed_service(allow_outbound):
     _KeyedService.failures = 0
     _KeyedService.arrived = threading.Event()
     _KeyedService.release = threading.Event()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _KeyedService)
+    server = LoadedHTTPServer(("127.0.0.1", 0), _KeyedService)
     server.daemon_threads = True
     threading.Thread(target=server.serve_forever, daemon=True).start()
     address = f"127.0.0.1:{server.server_port}"

@@ -89,6 +89,7 @@ def test_a_report_for_a_row_not_visible_yet_is_retried_not_dropped():
         definition_key=definition.key,
         version=definition.version,
         input={"name": "Late"},
+        end_via_writer=True,  # as the platform starts it: the end goes through the writer
     )
 
     async def start_first(client):

@@ -10,7 +10,7 @@ import sys
 import threading
 import time
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
@@ -19,6 +19,7 @@ from django.db import connection
 from apps.core import temporal
 from apps.workflows.services.definitions import do_save_definition
 from apps.workflows.services.instances import do_start_instance
+from tests.httpservice import LoadedHTTPServer
 
 from .conftest import wait_for_instance
 
@@ -70,7 +71,7 @@ def _wait(predicate, timeout: float, what: str) -> None:
 @pytest.mark.django_db(transaction=True)
 def test_killing_the_worker_mid_run_loses_nothing_and_repeats_nothing(settings):
     CALLS.clear()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Counter)
+    server = LoadedHTTPServer(("127.0.0.1", 0), _Counter)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     url = f"http://127.0.0.1:{server.server_port}"
     prefix = f"crash-{uuid.uuid4().hex[:8]}-"

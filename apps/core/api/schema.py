@@ -63,6 +63,11 @@ _ERRORS: dict[int, tuple[str, str, str]] = {
         "unsupported_media_type",
         'Unsupported media type "text/csv" in request.',
     ),
+    416: (
+        "The byte range asked for (`Range`) lies outside the file; `Content-Range` gives its size.",
+        "range_not_satisfiable",
+        "The requested range is outside the file, which has 1,024 bytes.",
+    ),
     429: (
         "Too many requests; `Retry-After` says in how many seconds to try again.",
         "throttled",
@@ -123,6 +128,7 @@ _NAMES = {
     409: "Conflict",
     413: "PayloadTooLarge",
     415: "UnsupportedMediaType",
+    416: "RangeNotSatisfiable",
     429: "TooManyRequests",
     503: "ServiceUnavailable",
 }
@@ -131,6 +137,12 @@ _HEADERS = {
         "WWW-Authenticate": {
             "schema": {"type": "string"},
             "description": "How to authenticate: `Token`.",
+        }
+    },
+    416: {
+        "Content-Range": {
+            "schema": {"type": "string"},
+            "description": "`bytes */<size>`: the file's size.",
         }
     },
     429: {

@@ -6,13 +6,15 @@ definitions that make the tasks spell them.
 
 from __future__ import annotations
 
+from django.urls import reverse
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
 
+from apps.files.models import StoredFile
 from apps.tasks.keyset import ORDERINGS
 from apps.tasks.lifecycle import TaskAction, TaskStatus
-from apps.tasks.models import TaskAttachment, TaskComment, TaskEvent, UserTask
+from apps.tasks.models import TaskComment, TaskEvent, UserTask
 from apps.tasks.selectors import VIEWS
 
 
@@ -154,17 +156,34 @@ class CommentSerializer(serializers.ModelSerializer):
 
 
 class AttachmentSerializer(serializers.ModelSerializer):
-    fileId = serializers.UUIDField(source="file_id")
+    """A file attached to the task (the files app's file: `GET /api/v1/files/{fileId}`)."""
+
+    fileId = serializers.UUIDField(source="id")
     contentType = serializers.CharField(source="content_type")
     uploadedBy = serializers.SerializerMethodField()
     createdAt = serializers.DateTimeField(source="created_at")
+    download = serializers.SerializerMethodField(help_text="Where its content is downloaded.")
 
     class Meta:
-        model = TaskAttachment
-        fields = ["fileId", "name", "contentType", "size", "sha256", "uploadedBy", "createdAt"]
+        model = StoredFile
+        fields = [
+            "fileId",
+            "name",
+            "contentType",
+            "size",
+            "sha256",
+            "uploadedBy",
+            "createdAt",
+            "download",
+        ]
 
     def get_uploadedBy(self, obj) -> str | None:  # noqa: N802 - the field's API name
-        return _username(obj.uploaded_by)
+        return _username(obj.owner)
+
+    def get_download(self, obj) -> str:
+        path = reverse("api:file-content", args=[obj.pk])
+        request = self.context.get("request")
+        return request.build_absolute_uri(path) if request is not None else path
 
 
 class HistorySerializer(serializers.ModelSerializer):

@@ -10,9 +10,13 @@ from rest_framework.utils.urls import replace_query_param
 
 from apps.core.api.schema import error_responses
 from apps.core.idempotency import idempotent
+from apps.files.api.serializers import AttachSerializer
+from apps.files.api.upload import FileUploadParser, UploadViewMixin, uploaded_file
+from apps.files.services import do_upload_file
 from apps.tasks import selectors, services
 from apps.tasks.api import serializers as s
 from apps.tasks.models import UserTask
+from apps.tasks.permissions import access_task
 from apps.tasks.selectors import TaskFilters
 
 _STATE = OpenApiResponse(
@@ -34,13 +38,19 @@ def _action_schema(request_serializer, summary: str, description: str = "", **ex
 
 
 @extend_schema(tags=["tasks"])
-class TaskViewSet(viewsets.GenericViewSet):
+class TaskViewSet(UploadViewMixin, viewsets.GenericViewSet):
     """User tasks: the caller's inbox lists, one task, and the actions on it."""
 
     serializer_class = s.TaskSerializer
     pagination_class = None  # keyset pages of the selectors (apps/tasks/keyset.py)
     filter_backends: list = []  # filters and ordering are the selectors'
     lookup_value_regex = "[0-9a-fA-F-]{36}"
+    upload_actions = ("attachments",)
+
+    def get_parsers(self):
+        if self._upload_request():
+            return [FileUploadParser()]
+        return super().get_parsers()
 
     def get_queryset(self):
         return UserTask.objects.none()  # every read goes through the selectors (scoped)
@@ -200,3 +210,20 @@ class TaskViewSet(viewsets.GenericViewSet):
             task, user=request.user, text=body.validated_data["text"]
         )
         return Response(s.CommentSerializer(comment).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        request={"multipart/form-data": AttachSerializer},
+        responses={201: s.AttachmentSerializer, **error_responses(409, 503)},
+        summary="Attach a file (multipart/form-data, part `file`)",
+        description="Who: the assignee, the owner of a delegated task, a candidate while the "
+        "task is unassigned, operators (tasks.delete_usertask); while the task is open (409 "
+        "once it is closed). The file is stored by the files app (`GET /api/v1/files/{id}`), "
+        "linked to the task and its instance, and the task's history says so. 400: no `file` "
+        "part, or an empty file; 413: too large; 415: a refused type.",
+    )
+    @action(detail=True, methods=["post"])
+    def attachments(self, request, pk=None):
+        task = access_task(request.user, pk)  # 404 before a byte is stored
+        stored = do_upload_file(user=request.user, upload=uploaded_file(request), task=task)
+        data = s.AttachmentSerializer(stored, context={"request": request}).data
+        return Response(data, status=status.HTTP_201_CREATED)

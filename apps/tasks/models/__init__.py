@@ -1,10 +1,9 @@
 from apps.tasks.lifecycle import TaskStatus
 
-from .records import TaskAttachment, TaskComment, TaskEvent, TaskResume
+from .records import TaskComment, TaskEvent, TaskResume
 from .tasks import TaskCandidacy, UserTask
 
 __all__ = [
-    "TaskAttachment",
     "TaskCandidacy",
     "TaskComment",
     "TaskEvent",

@@ -1,4 +1,7 @@
-"""What hangs off a task: its audit trail, comments, attachments and its resume signal."""
+"""What hangs off a task: its audit trail, comments and its resume signal.
+
+Its attachments are stored files of the files app (`StoredFile.task`, `task.attachments`).
+"""
 
 from __future__ import annotations
 
@@ -33,32 +36,6 @@ class TaskComment(models.Model):
     class Meta:
         ordering = ["created_at", "id"]
         indexes = [models.Index(fields=["task", "created_at"], name="task_comment_task")]
-
-
-class TaskAttachment(models.Model):
-    """A file attached to a task.
-
-    The files app (uploads, storage, downloads) does not exist yet: this row keeps what the
-    task needs to show and to link — the file's id in the files app (`file_id`, a future
-    foreign key to `apps.files`) and its upload metadata.
-    """
-
-    task = models.ForeignKey(UserTask, on_delete=models.CASCADE, related_name="attachments")
-    file_id = models.UUIDField(db_index=True)
-    name = models.CharField(max_length=255)
-    content_type = models.CharField(max_length=200, blank=True, default="")
-    size = models.PositiveBigIntegerField(default=0)
-    sha256 = models.CharField(max_length=64, blank=True, default="")
-    uploaded_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        ordering = ["created_at", "id"]
-        constraints = [
-            models.UniqueConstraint(fields=["task", "file_id"], name="uniq_task_attachment")
-        ]
 
 
 class TaskResume(models.Model):

@@ -20,7 +20,7 @@ from apps.tasks import permissions
 from apps.tasks.error_codes import TaskErrorCode
 from apps.tasks.forms_link import form_schema
 from apps.tasks.lifecycle import TaskAction, TaskStatus
-from apps.tasks.models import TaskAttachment, TaskComment, UserTask
+from apps.tasks.models import TaskComment, UserTask
 from apps.tasks.permissions import NOT_FOUND_MESSAGE
 from apps.tasks.services import notify
 from apps.tasks.services.audit import TaskEventType, record
@@ -262,34 +262,23 @@ def do_comment_task(task: UserTask, *, user, text: str) -> TaskComment:
     return comment
 
 
-def do_attach_file(
-    task: UserTask,
-    *,
-    user,
-    file_id,
-    name: str,
-    content_type: str = "",
-    size: int = 0,
-    sha256: str = "",
-) -> TaskAttachment:
-    """Link a stored file (the files app's id) to the task the assignee works on."""
+def do_attach_file(task: UserTask, *, user, file) -> Any:
+    """Link a stored file (apps.files, not saved yet or just saved) to the task, and through
+    it to the task's instance; called by the files service inside its transaction."""
     with transaction.atomic():
         task = lock(task)
         permissions.check(task, user, TaskAction.ATTACH)
-        attachment, created = TaskAttachment.objects.get_or_create(
-            task=task,
-            file_id=file_id,
-            defaults={
-                "name": name[:255],
-                "content_type": content_type[:200],
-                "size": size,
-                "sha256": sha256[:64],
-                "uploaded_by": user,
-            },
-        )
-        if created:
-            record(task, TaskEventType.ATTACHED, actor=user, name=name, file=str(file_id))
-    return attachment
+        file.task = task
+        if file.instance_id is None and task.instance_id is not None:
+            file.instance_id = task.instance_id
+        file.save(update_fields=["task", "instance"])
+        record(task, TaskEventType.ATTACHED, actor=user, name=file.name, file=str(file.pk))
+    return file
+
+
+def do_note_file_deleted(task: UserTask, *, user, file) -> None:
+    """The task's history says that one of its attachments was deleted (files service)."""
+    record(task, TaskEventType.DETACHED, actor=user, name=file.name, file=str(file.pk))
 
 
 def do_delete_task(task: UserTask, *, user, reason: str = "") -> UserTask:

@@ -20,6 +20,7 @@ class TaskEventType(models.TextChoices):
     COMPLETED = "completed", "Completed"
     COMMENTED = "commented", "Commented"
     ATTACHED = "attached", "File attached"
+    DETACHED = "detached", "Attached file deleted"
     DELETED = "deleted", "Deleted"
     TIMER_FIRED = "timer_fired", "Timer fired"
     REMINDED = "reminded", "Reminder sent"
@@ -49,6 +50,7 @@ _TEXT = {
     "completed": "Completed with outcome {outcome}",
     "commented": "Comment added",
     "attached": "Attached {name}",
+    "detached": "Deleted the attached file {name}",
     "deleted": "Deleted",
     "timer_fired": "Timer {timer} fired ({action})",
     "reminded": "Reminder sent",

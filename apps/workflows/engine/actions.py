@@ -251,6 +251,7 @@ async def call_subflow(run: Run, scope: Scope, action: Action, data: Any) -> Any
         envs=resolved.envs,
         secrets=resolved.secrets,
         parent_instance_id=run.inp.instance_id,
+        end_via_writer=run.inp.end_via_writer,
     )
     child_id = workflow_id_for(resolved.instance_id)
     attributes = _child_search_attributes(resolved)

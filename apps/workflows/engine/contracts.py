@@ -79,6 +79,12 @@ class InterpreterInput:
     resume_data: Any = None
     # Carried over continue-as-new so the timeline and counters survive.
     carry: dict[str, Any] = field(default_factory=dict)
+    # How the instance's end reaches the mirror. False: an ACT_INSTANCE_CHANGED report like
+    # every other (the contract for any worker). True (the platform's own instances, whose
+    # worker runs the live writer): handed to the worker's writer, sparing every instance an
+    # activation; the reconciler covers a worker lost before it wrote. Part of the input so
+    # that a replay takes the same path the run took.
+    end_via_writer: bool = False
 
 
 @dataclass

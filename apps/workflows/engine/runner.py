@@ -154,7 +154,7 @@ class Interpretation:
             detail = err.as_detail()
             await run.settle()
             run.note("failed", err.state, type=err.code, message=err.message)
-            await run.report("failed", error=detail)
+            await run.finish("failed", error=detail)
             raise ApplicationError(err.message, detail, type=err.code, non_retryable=True) from None
         except asyncio.CancelledError:
             run.note("cancelled", run.current[0] if run.current else None)
@@ -163,7 +163,7 @@ class Interpretation:
         await run.settle()
         run.current = []
         run.note(status, None)
-        await run.report(status, output=output)
+        await run.finish(status, output=output)
         return output
 
     def _deadline(self, run: Run) -> tuple[datetime | None, dict[str, Any] | None]:
@@ -323,6 +323,7 @@ class Interpretation:
                 secrets=inp.secrets,
                 parent_instance_id=inp.parent_instance_id,
                 carry=carry,
+                end_via_writer=inp.end_via_writer,
             )
         )
 
@@ -348,5 +349,6 @@ class Interpretation:
                 resume_state=name,
                 resume_data=data,
                 carry=carry,
+                end_via_writer=inp.end_via_writer,
             )
         )

@@ -158,6 +158,7 @@ def interpreter_input(
         envs=resolve_envs(document),
         secrets=resolve_secrets(document),
         parent_instance_id=parent_id,
+        end_via_writer=True,  # platform workers run the live writer (services/live.py)
         **extra,
     )
 

@@ -14,14 +14,15 @@ Each report carries the run's timeline counter (`seq`); the row keeps the highes
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
-from django.db import transaction
+from django.db import InterfaceError, OperationalError, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from apps.core.masking import Masker, secret_strings
-from apps.workflows.engine.contracts import InstanceChanged, InstanceNote
+from apps.workflows.engine.contracts import InstanceChanged, InstanceNote, workflow_id_for
 from apps.workflows.models import (
     InstanceEvent,
     InstanceStatus,
@@ -33,6 +34,8 @@ CLOSED = set(InstanceStatus.closed_values())
 OPEN = InstanceStatus.open_values()
 # Ended by a person: the engine's own later report of the end must not relabel it.
 STOPPED_BY_OPERATOR = {InstanceStatus.CANCELLED, InstanceStatus.TERMINATED}
+
+log = logging.getLogger("xflow.mirror")
 
 
 class InstanceNotVisible(Exception):
@@ -124,6 +127,14 @@ def apply_instance_change(change: InstanceChanged, *, strict: bool = True) -> No
         timeline_rows(instance.pk, _masked_entries(change.timeline, masker)),
         ignore_conflicts=True,
     )
+    if _apply_to_row(instance, change, masker):
+        from apps.workflows import hooks
+
+        hooks.instance_closed(instance, user=None)
+
+
+def _apply_to_row(instance: WorkflowInstance, change: InstanceChanged, masker) -> bool:
+    """Write a report's fields on its locked row; True when this closed the instance."""
     seq = _max_seq(change.seq, change.timeline)
     instance.engine_seq = max(instance.engine_seq, seq)
     update = ["engine_seq", "updated_at"]
@@ -131,7 +142,7 @@ def apply_instance_change(change: InstanceChanged, *, strict: bool = True) -> No
         instance.status in CLOSED and change.status not in CLOSED
     ):
         instance.save(update_fields=update)
-        return
+        return False
     instance.status = change.status
     instance.current_states = change.current_states
     instance.pending_actions = change.pending_actions
@@ -145,10 +156,85 @@ def apply_instance_change(change: InstanceChanged, *, strict: bool = True) -> No
         instance.pending_actions = []
         update += ["output", "error", "ended_at"]
     instance.save(update_fields=update)
-    if change.status in CLOSED:
-        from apps.workflows import hooks
+    return change.status in CLOSED
 
-        hooks.instance_closed(instance, user=None)
+
+def _final_change(final: dict[str, Any]) -> tuple[InstanceChanged, bool]:
+    instance_id = str(final.get("instance_id"))
+    change = InstanceChanged(
+        instance_id=instance_id,
+        status=str(final.get("status")),
+        current_states=list(final.get("current_states") or []),
+        output=final.get("output"),
+        error=final.get("error"),
+        timeline=list(final.get("timeline") or []),
+        visited_states=list(final.get("visited_states") or []),
+        seq=int(final.get("seq") or 0),
+    )
+    return change, final.get("workflow_id") == workflow_id_for(instance_id)
+
+
+def apply_final_reports(finals: list[dict[str, Any]]) -> tuple[int, list[dict[str, Any]]]:
+    """Apply instance ends published by workflows (`Run.finish`): (applied, not written).
+
+    Each is applied as `apply_instance_change` would (operator stops win, output masked,
+    the instance's open tasks cancelled), all in one transaction: rows locked in one query
+    (in id order, as every writer locks them), timeline entries in one insert. A platform
+    instance whose row is not visible yet is handed back to be tried again; if the batch
+    fails as a whole, each end is tried on its own so one bad row cannot hold up the rest.
+    """
+    finals = sorted(finals, key=lambda f: str(f.get("instance_id")))
+    changes = [(final, *_final_change(final)) for final in finals]
+    failed: list[dict[str, Any]] = []
+    try:
+        with transaction.atomic():
+            locked = {
+                str(row.pk): row
+                for row in WorkflowInstance.objects.select_for_update()
+                .filter(pk__in=[change.instance_id for _, change, _ in changes])
+                .order_by("pk")
+                .only("pk", "status", "engine_seq", "definition_id")
+            }
+            entries, todo = [], []
+            for final, change, strict in changes:
+                row = locked.get(change.instance_id)
+                if row is None:
+                    if strict:  # not visible yet: tried again (an ad-hoc run has no row)
+                        failed.append(final)
+                    continue
+                masker = masker_for(row.definition_id)
+                entries.extend(timeline_rows(row.pk, _masked_entries(change.timeline, masker)))
+                todo.append((row, change, masker))
+            InstanceEvent.objects.bulk_create(entries, ignore_conflicts=True)
+            closed = [row for row, change, masker in todo if _apply_to_row(row, change, masker)]
+            from apps.workflows import hooks
+
+            hooks.instances_closed(closed, user=None)
+    except (OperationalError, InterfaceError) as exc:
+        # The database is unreachable: all of them are tried again later.
+        log.warning("ends of %d instances not written yet: %s", len(finals), exc)
+        return 0, finals
+    except Exception as exc:  # noqa: BLE001 - one bad end must not hold up the others
+        log.warning(
+            "a batch of %d instance ends failed (%s); applying one by one", len(finals), exc
+        )
+        return _apply_finals_one_by_one(changes)
+    return len(finals) - len(failed), failed
+
+
+def _apply_finals_one_by_one(changes) -> tuple[int, list[dict[str, Any]]]:
+    applied, failed = 0, []
+    for n, (final, change, strict) in enumerate(changes):
+        try:
+            apply_instance_change(change, strict=strict)
+            applied += 1
+        except (OperationalError, InterfaceError):
+            failed.extend(final for final, _, _ in changes[n:])
+            break
+        except Exception as exc:  # noqa: BLE001 - retried by the writer, then the reconciler
+            log.info("end of instance %s not written yet: %s", change.instance_id, exc)
+            failed.append(final)
+    return applied, failed
 
 
 def note_instance(note: InstanceNote, *, strict: bool = True) -> None:
@@ -180,8 +266,13 @@ def coalesce(updates: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     return merged
 
 
-def apply_live_updates(updates: list[dict[str, Any]]) -> int:
+def apply_live_updates(
+    updates: list[dict[str, Any]], *, stored: dict[str, int] | None = None
+) -> int:
     """Write a batch of live progress; updates older than the row's state are ignored.
+
+    `stored`, when given, is told the newest timeline entry now stored per instance (the
+    writer then leaves those out of the instance's end).
 
     Lock order: the instance rows first (sorted), then their timeline entries — the same
     order as `apply_instance_change`, so a durable report and a flush never deadlock.
@@ -204,6 +295,16 @@ def apply_live_updates(updates: list[dict[str, Any]]) -> int:
             entries = _masked_entries(merged[str(instance.pk)]["timeline"], masker)
             rows.extend(timeline_rows(instance.pk, entries))
         InstanceEvent.objects.bulk_create(rows, ignore_conflicts=True)
+        if stored is not None:
+            transaction.on_commit(
+                lambda: stored.update(
+                    {
+                        str(row.instance_id): max(stored.get(str(row.instance_id), 0), row.seq)
+                        for row in rows
+                        if row.seq is not None
+                    }
+                )
+            )
         for instance in locked:
             update = merged[str(instance.pk)]
             seq = _max_seq(int(update.get("seq") or 0), update["timeline"])

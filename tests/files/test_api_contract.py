@@ -1,0 +1,57 @@
+"""The files API keeps its OpenAPI contract on real files too (schemathesis, in-process).
+
+tests/core/test_api_contract.py runs every operation but names no file, so a file's
+operations there only answer 404. Here each generated request runs again against a fresh
+real file (owned by the first caller), so the 2xx answers — metadata, the list, the content
+with its ranges (200/206/304/416), the deletion — are checked against the schema.
+"""
+
+from __future__ import annotations
+
+import pytest
+import schemathesis
+from django.contrib.auth.models import User
+from hypothesis import HealthCheck, settings
+from rest_framework.authtoken.models import Token
+
+from apps.files.services import do_upload_file
+from tests.core.test_api_contract import CHECKS, CONFIG, in_process_wsgi  # noqa: F401
+from xflow_site.wsgi import application
+
+from .conftest import upload
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
+
+schema = schemathesis.openapi.from_wsgi("/api/schema/?format=json", application, config=CONFIG)
+files = schema.include(path_regex=r"^/api/v1/files")
+
+
+@pytest.fixture
+def world(in_process_wsgi) -> dict:  # noqa: F811
+    bob = User.objects.create(username="bob")
+    carol = User.objects.create(username="carol")
+    root = User.objects.create(username="root", is_staff=True, is_superuser=True)
+    return {
+        "tokens": [Token.objects.create(user=u).key for u in (bob, carol, root)],
+        "make": lambda: str(do_upload_file(user=bob, upload=upload()).pk),
+    }
+
+
+@files.parametrize()
+@settings(suppress_health_check=list(HealthCheck), deadline=None)
+def test_every_file_answer_matches_the_schema(case, world):
+    for token in world["tokens"]:  # the owner, a stranger, a superuser
+        cases = [case]
+        if case.path_parameters:  # once as generated, once on a fresh real file
+            real = {**case.path_parameters, "id": world["make"]()}
+            cases.append(
+                case.operation.Case(
+                    path_parameters=real,
+                    query=case.query,
+                    headers=case.headers,
+                    body=case.body,
+                    media_type=case.media_type,
+                )
+            )
+        for request in cases:
+            request.call_and_validate(headers={"Authorization": f"Token {token}"}, checks=CHECKS)
