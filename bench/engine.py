@@ -35,6 +35,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "xflow_site.settings")
+# Measured as deployed: DEBUG keeps every SQL statement of the worker in memory.
+os.environ.setdefault("DEBUG", "false")
 
 import django  # noqa: E402
 
