@@ -4,10 +4,13 @@ Consumed messages may be in binary mode (`ce_*` headers, data in the value) or s
 mode (`content-type: application/cloudevents+json`, the whole event in the value); the
 `cloudevents` SDK reads both (apps.workflows.eventcodec). A consumer group shares the
 partitions among bridges; each partition's messages are handled in order, partitions side by
-side. An offset is committed only after its message's effect is durable: routed (the
-InboundEvent and delivery rows committed) or dead-lettered (the DeadLetter row committed and
-the broker acknowledged the dead-letter copy). A bridge killed in between reads the message
-again, and routing is idempotent per (source, id).
+side; a partition's messages are routed a batch at a time, in one transaction per up to 200
+events (services.routing), and a batch that fails is handled again one message at a time, so
+that one poison message cannot hold back the others. An offset is committed only after its
+message's effect is durable: routed (the InboundEvent and delivery rows committed) or
+dead-lettered (the DeadLetter row committed and the broker acknowledged the dead-letter
+copy). A bridge killed in between reads the message again, and routing is idempotent per
+(source, id).
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from apps.workflows.kafka import ProducerHolder, kafka_options
 from apps.workflows.outbox import relay_outbox
 from apps.workflows.services.deadletters import DLQ_HEADER_PREFIX, record_dead_letter
 from apps.workflows.services.events import default_topic, deliver_event
+from apps.workflows.services.routing import route_events
 
 log = logging.getLogger("xflow.bridge")
 
@@ -64,6 +68,27 @@ def handle_message(message, producers: ProducerHolder) -> str:
         " (duplicate)" if result.duplicate else "",
     )
     return "delivered"
+
+
+def route_messages(messages: list) -> list[Any]:
+    """Route a partition's messages in as few transactions as possible; per message None
+    (routed, or a redelivery), or the ServiceError that refused it (to be dead-lettered)."""
+    outcomes: list[Any] = [None] * len(messages)
+    events: list[tuple[Any, str]] = []
+    positions: list[int] = []
+    for position, message in enumerate(messages):
+        try:
+            events.append(
+                (from_kafka(message.key, message.value, message.headers), origin_of(message))
+            )
+        except ServiceError as exc:
+            outcomes[position] = exc
+            continue
+        positions.append(position)
+    for position, outcome in zip(positions, route_events(events), strict=True):
+        if isinstance(outcome, ServiceError):
+            outcomes[position] = outcome
+    return outcomes
 
 
 def dead_letter(message, producers: ProducerHolder, reason: str) -> None:
@@ -147,16 +172,44 @@ class PartitionWork:
             return self._batch(messages)
 
     def _batch(self, messages: list) -> tuple[int | None, int | None]:
-        done: int | None = None
         try:
-            for message in messages:
-                if not self._handle(message):
+            try:
+                outcomes = route_messages(messages)
+            except Exception:  # noqa: BLE001 - the database away, or one message's bug
+                log.exception(
+                    "routing %d messages of %s at once failed; one by one now",
+                    len(messages),
+                    origin_of(messages[0]),
+                )
+                return self._one_by_one(messages)
+            done: int | None = None
+            for message, outcome in zip(messages, outcomes, strict=True):
+                if isinstance(outcome, Unavailable):
+                    log.warning("will re-read %s: %s", origin_of(message), outcome)
+                    return done, message.offset
+                if isinstance(outcome, ServiceError) and not self._dead_letter(message, outcome):
                     return done, message.offset
                 done = message.offset + 1
             return done, None
         finally:
             # Back to the pool: the thread may serve another partition next time.
             connections.close_all()
+
+    def _dead_letter(self, message, refusal: ServiceError) -> bool:
+        try:
+            dead_letter(message, self.producers, refusal.message)
+        except Exception:  # noqa: BLE001 - the broker away: this message is read again
+            log.exception("dead-lettering %s failed", origin_of(message))
+            return False
+        return True
+
+    def _one_by_one(self, messages: list) -> tuple[int | None, int | None]:
+        done: int | None = None
+        for message in messages:
+            if not self._handle(message):
+                return done, message.offset
+            done = message.offset + 1
+        return done, None
 
     def _handle(self, message) -> bool:
         where = (message.topic, message.partition, message.offset)

@@ -28,7 +28,11 @@ def correlation_key(correlation: list[dict[str, Any]]) -> tuple[str, str]:
 # it could match carries those pairs), or its type exclusively when a rule is not bound.
 # Types first, then pairs, each in sorted order: every transaction locks in one order.
 NOT_CORRELATED = {"id", "specversion", "time", "datacontenttype", "dataschema", "data"}
-_LOCK_SQL = "SELECT {fn}(hashtextextended(k, 7)) FROM (SELECT unnest(%s::text[]) AS k ORDER BY 1) s"
+# Sorted by code point ("C"), as Python sorts: statements and the order between them agree.
+_LOCK_SQL = (
+    "SELECT {fn}(hashtextextended(k, 7)) "
+    'FROM (SELECT k FROM unnest(%s::text[]) AS u(k) ORDER BY k COLLATE "C") s'
+)
 
 
 def _advisory(keys: Iterable[str], *, exclusive: bool) -> None:
@@ -48,22 +52,39 @@ def _pair_lock(event_type: str, name: str, value: Any) -> str:
     return f"xflow-event-pair:{event_type}:{name}={value}"
 
 
-def lock_for_event(event: dict[str, Any]) -> None:
-    _advisory([_type_lock(event["type"])], exclusive=False)
-    pairs = [
+def _event_pairs(event: dict[str, Any]) -> list[str]:
+    return [
         _pair_lock(event["type"], name, value)
         for name, value in event.items()
         if name not in NOT_CORRELATED and name != "data_base64"
     ]
-    _advisory(pairs, exclusive=False)
+
+
+def event_lock_keys(event: dict[str, Any]) -> list[str]:
+    """The advisory locks routing the event holds (shared)."""
+    return [_type_lock(event["type"]), *_event_pairs(event)]
+
+
+def lock_for_events(events: list[dict[str, Any]]) -> None:
+    """The shared locks of a batch of events: all types, then all pairs, each sorted."""
+    _advisory([_type_lock(event["type"]) for event in events], exclusive=False)
+    _advisory([pair for event in events for pair in _event_pairs(event)], exclusive=False)
 
 
 def lock_for_waits(rows: list[EventWait]) -> None:
     unbound = {r.event_type for r in rows if not r.correlation_key}
-    _advisory([_type_lock(t) for t in unbound], exclusive=True)
-    _advisory(
-        [_type_lock(r.event_type) for r in rows if r.event_type not in unbound], exclusive=False
-    )
+    # Types in one sorted pass whatever their mode, so that a wait and a batch of events
+    # always lock in the same order (a statement per change of mode).
+    run: list[str] = []
+    exclusive = False
+    for event_type in sorted({r.event_type for r in rows}):
+        wanted = event_type in unbound
+        if run and wanted != exclusive:
+            _advisory(run, exclusive=exclusive)
+            run = []
+        run.append(_type_lock(event_type))
+        exclusive = wanted
+    _advisory(run, exclusive=exclusive)
     pairs = [
         _pair_lock(r.event_type, rule.get("name"), rule.get("value"))
         for r in rows

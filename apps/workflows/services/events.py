@@ -9,6 +9,7 @@ bookkeeping, and the bridge publishes them.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -16,8 +17,8 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import connection, transaction
-from django.db.models import F, Q
+from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from apps.core import temporal
@@ -30,13 +31,12 @@ from apps.workflows.models import (
     InboundEvent,
     InstanceStatus,
     OutboxEvent,
-    WorkflowDefinition,
     WorkflowInstance,
 )
 from apps.workflows.models import (
     EventWait as EventWaitRow,
 )
-from apps.workflows.services.eventlocks import correlation_key, lock_for_event, lock_for_waits
+from apps.workflows.services.eventlocks import correlation_key, lock_for_waits
 
 # Attributes a workflow's context attributes may not set on a produced event (the platform
 # sets them); `subject` and `partitionkey` may be set: they choose the Kafka key.
@@ -95,67 +95,6 @@ def _wait_matches(wait: EventWaitRow, event: dict[str, Any]) -> bool:
     return _correlation_matches(wait.correlation, event)
 
 
-def _candidate_waits(event: dict[str, Any]):
-    """The open waits of the event's type that may match it: those whose bound correlation
-    key the event's attributes produce, and those with rules not bound (checked one by one)."""
-    waits = EventWaitRow.objects.filter(event_type=event["type"], instance__status__in=OPEN)
-    keys = []
-    name_sets = waits.exclude(correlation_key="").values_list("correlation_names", flat=True)
-    for names in name_sets.order_by().distinct():
-        parts = names.split(",")
-        if all(part in event for part in parts):
-            keys.append("&".join(f"{part}={event[part]}" for part in parts))
-    return (
-        waits.filter(Q(correlation_key="") | Q(correlation_key__in=keys))
-        .select_related("instance")
-        .order_by("created_at", "id")
-    )
-
-
-def _record_inbound(event: dict[str, Any], origin: str) -> tuple[InboundEvent, bool]:
-    """The event's row, and whether this call wrote it (one INSERT ... ON CONFLICT for a new
-    event, where get_or_create costs a SELECT, a savepoint and the INSERT)."""
-    meta = InboundEvent._meta
-    record = InboundEvent(
-        source=event["source"],
-        event_id=event["id"],
-        event_type=event["type"],
-        status=InboundEvent.Status.ROUTED,
-        origin=origin[:400],
-        received_at=timezone.now(),
-        event=event,
-        result={},
-        delivered_count=0,
-    )
-    columns = [
-        "source",
-        "event_id",
-        "event_type",
-        "status",
-        "origin",
-        "received_at",
-        "event",
-        "result",
-        "delivered_count",
-    ]
-    values = [
-        meta.get_field(name).get_db_prep_save(getattr(record, name), connection) for name in columns
-    ]
-    with connection.cursor() as cur:
-        cur.execute(
-            f"INSERT INTO {meta.db_table} ({', '.join(columns)}) "
-            f"VALUES ({', '.join(['%s'] * len(columns))}) "
-            "ON CONFLICT (source, event_id) DO NOTHING RETURNING id",
-            values,
-        )
-        row = cur.fetchone()
-    if row is None:
-        return InboundEvent.objects.get(source=event["source"], event_id=event["id"]), False
-    record.pk = row[0]
-    record._state.adding = False
-    return record, True
-
-
 def retention() -> timedelta:
     return timedelta(seconds=settings.XFLOW_EVENT_RETENTION_SECONDS)
 
@@ -169,67 +108,15 @@ def deliver_event(event: Any, *, user=None, origin: str = "") -> DeliveryResult:
     Idempotent per (source, id); an event that reached nobody is recorded `unrouted` and
     kept for XFLOW_EVENT_RETENTION_SECONDS for waits that come later, and a resend of it is
     routed again. Operators' triggers (services.triggers) apply in the same transaction.
+    Raises ServiceError when the event is refused (services.routing has the rules; the
+    bridge routes many events at once with the same code).
     """
-    event = normalize_cloud_event(event)
-    from apps.workflows.services.instances import do_start_instance, instance_id_for
+    from apps.workflows.services.routing import route_events
 
-    deliveries: list[int] = []
-    with transaction.atomic():
-        lock_for_event(event)
-        record, created = _record_inbound(event, origin)
-        previous = record.result or {}
-        if not created and record.status == InboundEvent.Status.ROUTED:
-            return DeliveryResult(
-                event_id=event["id"],
-                duplicate=True,
-                started=list(previous.get("started", [])),
-                delivered=list(previous.get("delivered", [])),
-            )
-        result = DeliveryResult(event_id=event["id"])
-        for wait in _candidate_waits(event):
-            key = str(wait.instance_id)
-            if key in result.delivered or not _wait_matches(wait, event):
-                continue
-            delivery, new = EventDelivery.objects.get_or_create(
-                inbound=record, instance=wait.instance
-            )
-            if new:
-                deliveries.append(delivery.pk)
-            result.delivered.append(key)
-        refusals: list[ServiceError] = []
-        for definition in WorkflowDefinition.objects.starting_on_event(event["type"]):
-            # One id per (event, definition): a redelivered or resent event meets its instance.
-            instance_id = instance_id_for("event", event["source"], event["id"], definition.key)
-            try:
-                with transaction.atomic():
-                    instance = do_start_instance(
-                        definition=definition,
-                        input={},
-                        user=user,
-                        start_event=event,
-                        business_key=_business_key(event),
-                        instance_id=instance_id,
-                    )
-            except ServiceError as exc:
-                refusals.append(exc)
-                continue
-            result.started.append(str(instance.id))
-        fired = apply_triggers(record, event, result, deliveries, user=user)
-        if refusals and not (result.started or result.delivered or fired):
-            raise refusals[0]  # nobody took it: the sender hears why (nothing is recorded)
-        routed = bool(result.delivered or result.started or fired)
-        record.delivered_count = len(result.delivered)
-        record.status = InboundEvent.Status.ROUTED if routed else InboundEvent.Status.UNROUTED
-        record.kept_until = None if routed else timezone.now() + retention()
-        record.result = {
-            **result.as_dict(),
-            "triggers": fired,
-            "refused": [{"code": str(r.code), "message": r.message} for r in refusals],
-        }
-        record.save(update_fields=["delivered_count", "status", "kept_until", "result"])
-        if deliveries:
-            after_commit(lambda: send_deliveries(deliveries))
-    return result
+    (outcome,) = route_events([(event, origin)], user=user)
+    if isinstance(outcome, ServiceError):
+        raise outcome
+    return outcome
 
 
 def _business_key(event: dict[str, Any]) -> str:
@@ -242,48 +129,93 @@ def apply_triggers(record, event, result, deliveries, *, user=None) -> list[dict
     return apply(record, event, result, deliveries, user=user)
 
 
+# At most this many instances are signalled at once by one batch of deliveries.
+SIGNAL_CONCURRENCY = 32
+SIGNAL_TIMEOUT_SECONDS = 15
+
+
 def send_deliveries(ids: Iterable[int]) -> int:
-    """Signal the events of these deliveries to their instances; the number acknowledged."""
-    from temporalio.service import RPCError, RPCStatusCode
+    """Signal the events of these deliveries to their instances; the number acknowledged.
 
-    sent = 0
-    rows = EventDelivery.objects.filter(pk__in=list(ids), status=EventDelivery.Status.PENDING)
-    for delivery in rows.select_related("inbound", "instance"):
-        event = delivery.inbound.event or {}
+    The instances are signalled side by side; the events of one instance one after the
+    other, in the order they were routed (a failure stops that instance's chain: the rest
+    stay pending and go, in order, with the next send)."""
+    rows = (
+        EventDelivery.objects.filter(pk__in=list(ids), status=EventDelivery.Status.PENDING)
+        .select_related("inbound", "instance")
+        .only("id", "inbound__event", "instance__workflow_id", "instance__status")
+        .order_by("id")
+    )
+    chains: dict[str, list[EventDelivery]] = {}
+    for delivery in rows:
+        chains.setdefault(delivery.instance.workflow_id, []).append(delivery)
+    if not chains:
+        return 0
 
-        async def send(client, workflow_id=delivery.instance.workflow_id, event=event):
-            await client.get_workflow_handle(workflow_id).signal(SIGNAL_EVENT, event)
+    async def send_all(client) -> dict[int, BaseException | None]:
+        gate = asyncio.Semaphore(SIGNAL_CONCURRENCY)
+        outcomes: dict[int, BaseException | None] = {}
 
-        try:
-            temporal.call(send, timeout=15)
-        except Exception as exc:  # noqa: BLE001 - stays pending: sent again by the relay
-            # Not found: the instance ended, or (still `starting`) its start has not gone out
-            # yet; only the first is final.
-            closed = (
-                isinstance(exc, RPCError)
-                and exc.status == RPCStatusCode.NOT_FOUND
-                and delivery.instance.status != InstanceStatus.STARTING
-            )
-            # Only a pending row changes: a concurrent send of the same delivery (the bridge's
-            # sender and the reconciler) may have got it through, and the engine ignores the
-            # second signal of one event (its id and source).
-            EventDelivery.objects.filter(
-                pk=delivery.pk, status=EventDelivery.Status.PENDING
-            ).update(
-                status=EventDelivery.Status.CLOSED if closed else EventDelivery.Status.PENDING,
-                attempts=F("attempts") + 1,
-                last_error=str(exc)[:1000],
-            )
-            continue
-        EventDelivery.objects.filter(pk=delivery.pk).exclude(
+        async def chain(workflow_id: str, deliveries: list[EventDelivery]) -> None:
+            async with gate:
+                handle = client.get_workflow_handle(workflow_id)
+                for delivery in deliveries:
+                    try:
+                        await handle.signal(
+                            SIGNAL_EVENT,
+                            delivery.inbound.event or {},
+                            rpc_timeout=timedelta(seconds=SIGNAL_TIMEOUT_SECONDS),
+                        )
+                    except Exception as exc:  # noqa: BLE001 - recorded on the row below
+                        outcomes[delivery.pk] = exc
+                        return
+                    outcomes[delivery.pk] = None
+
+        await asyncio.gather(*(chain(wid, group) for wid, group in chains.items()))
+        return outcomes
+
+    everything = [d for group in chains.values() for d in group]
+    try:
+        outcomes = temporal.call(
+            send_all, timeout=SIGNAL_TIMEOUT_SECONDS * (2 + len(everything) // 8)
+        )
+    except Exception as exc:  # noqa: BLE001 - Temporal away: all stay pending
+        outcomes = {d.pk: exc for d in everything}
+    sent = [pk for pk, exc in outcomes.items() if exc is None]
+    if sent:
+        EventDelivery.objects.filter(pk__in=sent).exclude(
             status=EventDelivery.Status.SIGNALLED
         ).update(
             status=EventDelivery.Status.SIGNALLED,
             attempts=F("attempts") + 1,
             signalled_at=timezone.now(),
         )
-        sent += 1
-    return sent
+    for delivery in everything:
+        exc = outcomes.get(delivery.pk)
+        if exc is not None:
+            _record_failed_send(delivery, exc)
+    return len(sent)
+
+
+def _record_failed_send(delivery: EventDelivery, exc: BaseException) -> None:
+    """The delivery stays pending (the relay sends it again), unless its instance is gone."""
+    from temporalio.service import RPCError, RPCStatusCode
+
+    # Not found: the instance ended, or (still `starting`) its start has not gone out yet;
+    # only the first is final.
+    closed = (
+        isinstance(exc, RPCError)
+        and exc.status == RPCStatusCode.NOT_FOUND
+        and delivery.instance.status != InstanceStatus.STARTING
+    )
+    # Only a pending row changes: a concurrent send of the same delivery (the bridge's sender
+    # and the reconciler) may have got it through, and the engine ignores the second signal
+    # of one event (its id and source).
+    EventDelivery.objects.filter(pk=delivery.pk, status=EventDelivery.Status.PENDING).update(
+        status=EventDelivery.Status.CLOSED if closed else EventDelivery.Status.PENDING,
+        attempts=F("attempts") + 1,
+        last_error=str(exc)[:1000] or type(exc).__name__,
+    )
 
 
 def resend_pending_deliveries(*, older_than: timedelta = timedelta(seconds=5)) -> int:

@@ -11,11 +11,12 @@ second workflow.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from apps.core import temporal
@@ -88,49 +89,13 @@ def _lacks_search_attributes(exc: Exception) -> bool:
     )
 
 
-def _start_in_temporal(instance: WorkflowInstance, params: InterpreterInput) -> str:
-    """Start (or signal-with-start) the workflow; the run id. Raises on any refusal."""
-    from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
-
-    spec = instance.start_spec or {}
-    start_event = spec.get("start_event")
-    retry = spec.get("kind") == "retry"
-
-    async def start(client, with_attributes: bool):
-        kwargs: dict[str, Any] = {}
-        if start_event is not None:
-            # Signal-with-start: the event is in the history before the first workflow task.
-            # A running workflow of this id gets the signal instead (it dedupes events).
-            kwargs = {"start_signal": SIGNAL_EVENT, "start_signal_args": [start_event]}
-        else:
-            kwargs = {"id_conflict_policy": WorkflowIDConflictPolicy.FAIL}
-        if with_attributes:
-            kwargs["search_attributes"] = _search_attributes(instance)
-        handle = await client.start_workflow(
-            INTERPRETER_WORKFLOW,
-            params,
-            id=instance.workflow_id,
-            task_queue=temporal.queue_name(QUEUE_ENGINE),
-            memo={
-                "definition": instance.definition_key,
-                "version": instance.version,
-                "businessKey": instance.business_key,
-            },
-            static_summary=f"{instance.definition_key}@{instance.version}"
-            + (f" [{instance.business_key}]" if instance.business_key else ""),
-            # A first start never reuses an id (a closed run of it means it already ran);
-            # a retry starts a new run of the same id on purpose.
-            id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE
-            if retry
-            else WorkflowIDReusePolicy.REJECT_DUPLICATE,
-            **kwargs,
-        )
-        return handle.result_run_id or handle.first_execution_run_id or ""
-
+async def _start_on(client, instance: WorkflowInstance, params: InterpreterInput) -> str:
+    """Start (or signal-with-start) the workflow with `client`; the run id. Raises on any
+    refusal. Without xflow's search attributes in the namespace, starts without them."""
     global _search_attributes_missing
     if not _search_attributes_missing:
         try:
-            return temporal.call(lambda c: start(c, True), timeout=START_TIMEOUT_SECONDS)
+            return await _start_call(client, instance, params, with_attributes=True)
         except Exception as exc:
             if not _lacks_search_attributes(exc):
                 raise
@@ -140,7 +105,54 @@ def _start_in_temporal(instance: WorkflowInstance, params: InterpreterInput) -> 
                 "without them. Create them: `manage.py temporal_setup` (see the README).",
                 exc,
             )
-    return temporal.call(lambda c: start(c, False), timeout=START_TIMEOUT_SECONDS)
+    return await _start_call(client, instance, params, with_attributes=False)
+
+
+async def _start_call(
+    client, instance: WorkflowInstance, params: InterpreterInput, *, with_attributes: bool
+) -> str:
+    from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+
+    spec = instance.start_spec or {}
+    start_event = spec.get("start_event")
+    retry = spec.get("kind") == "retry"
+    kwargs: dict[str, Any] = {}
+    if start_event is not None:
+        # Signal-with-start: the event is in the history before the first workflow task.
+        # A running workflow of this id gets the signal instead (it dedupes events).
+        kwargs = {"start_signal": SIGNAL_EVENT, "start_signal_args": [start_event]}
+    else:
+        kwargs = {"id_conflict_policy": WorkflowIDConflictPolicy.FAIL}
+    if with_attributes:
+        kwargs["search_attributes"] = _search_attributes(instance)
+    handle = await client.start_workflow(
+        INTERPRETER_WORKFLOW,
+        params,
+        id=instance.workflow_id,
+        task_queue=temporal.queue_name(QUEUE_ENGINE),
+        memo={
+            "definition": instance.definition_key,
+            "version": instance.version,
+            "businessKey": instance.business_key,
+        },
+        static_summary=f"{instance.definition_key}@{instance.version}"
+        + (f" [{instance.business_key}]" if instance.business_key else ""),
+        # A first start never reuses an id (a closed run of it means it already ran);
+        # a retry starts a new run of the same id on purpose.
+        id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE
+        if retry
+        else WorkflowIDReusePolicy.REJECT_DUPLICATE,
+        rpc_timeout=timedelta(seconds=START_TIMEOUT_SECONDS),
+        **kwargs,
+    )
+    return handle.result_run_id or handle.first_execution_run_id or ""
+
+
+def _start_in_temporal(instance: WorkflowInstance, params: InterpreterInput) -> str:
+    """Start (or signal-with-start) the workflow; the run id. Raises on any refusal."""
+    return temporal.call(
+        lambda client: _start_on(client, instance, params), timeout=START_TIMEOUT_SECONDS * 2
+    )
 
 
 def describe_workflow(workflow_id: str) -> Any | None:
@@ -240,6 +252,108 @@ def dispatch_start(
     _mark_started(instance.pk, run_id)
     _stop_if_closed_meanwhile(instance)
     return True
+
+
+# At most this many starts of one batch are in flight at once.
+START_CONCURRENCY = 32
+_ROW_FIELDS = (
+    "id",
+    "status",
+    "workflow_id",
+    "start_spec",
+    "definition_key",
+    "version",
+    "business_key",
+    "start_requested_at",
+)
+
+
+def dispatch_starts(params_by_id: dict[Any, InterpreterInput]) -> int:
+    """Start the workflows of many committed `starting` rows at once (the bridge routes events
+    in batches); the number started. The starts run side by side on the Temporal client's
+    loop and their rows move to `running` in one statement. Whatever is unusual (a start met
+    an existing workflow, Temporal refused or did not answer) goes the one-by-one way of
+    `dispatch_start`, or stays `starting` for the reconciler."""
+    if not params_by_id:
+        return 0
+    rows = list(
+        WorkflowInstance.objects.filter(
+            pk__in=list(params_by_id), status=InstanceStatus.STARTING
+        ).only(*_ROW_FIELDS)
+    )
+    if not rows:
+        return 0
+
+    async def start_all(client):
+        gate = asyncio.Semaphore(START_CONCURRENCY)
+
+        async def one(instance):
+            async with gate:
+                try:
+                    return await _start_on(client, instance, params_by_id[instance.pk])
+                except Exception as exc:  # noqa: BLE001 - sorted out below, per row
+                    return exc
+
+        return await asyncio.gather(*(one(row) for row in rows))
+
+    try:
+        outcomes = temporal.call(start_all, timeout=START_TIMEOUT_SECONDS * (2 + len(rows) // 8))
+    except Exception as exc:  # noqa: BLE001 - Temporal unreachable: the reconciler retries
+        log.warning("%d instances not started yet (%s: %s)", len(rows), type(exc).__name__, exc)
+        return 0
+    started: list[tuple[Any, str]] = []
+    for instance, outcome in zip(rows, outcomes, strict=True):
+        if isinstance(outcome, str):
+            started.append((instance.pk, outcome))
+        elif _already_started(outcome):
+            dispatch_start(instance.pk, params_by_id[instance.pk], check_existing=True)
+        else:
+            log.warning(
+                "instance %s not started yet (%s: %s)",
+                instance.pk,
+                type(outcome).__name__,
+                outcome,
+            )
+    _mark_started_many(started)
+    closed = WorkflowInstance.objects.filter(
+        pk__in=[pk for pk, _ in started],
+        status__in=[InstanceStatus.CANCELLED, InstanceStatus.TERMINATED],
+    )
+    for instance in closed.only("id", "workflow_id", "status"):
+        _stop_if_closed_meanwhile(instance)
+    return len(started)
+
+
+def _already_started(exc: BaseException) -> bool:
+    from temporalio.exceptions import WorkflowAlreadyStartedError
+
+    return isinstance(exc, WorkflowAlreadyStartedError)
+
+
+def _mark_started_many(started: list[tuple[Any, str]]) -> None:
+    """`_mark_started` for many rows in one statement."""
+    if not started:
+        return
+    table = WorkflowInstance._meta.db_table
+    values = ", ".join(["(%s::uuid, %s)"] * len(started))
+    params: list[Any] = [part for pair in started for part in (str(pair[0]), pair[1])]
+    with connection.cursor() as cur:
+        cur.execute(
+            f"UPDATE {table} AS t SET "
+            "run_id = CASE WHEN t.run_id = '' OR t.status = %s THEN v.run_id ELSE t.run_id END, "
+            "updated_at = CASE WHEN t.status = %s THEN now() ELSE t.updated_at END, "
+            "status = CASE WHEN t.status = %s THEN %s ELSE t.status END "
+            f"FROM (VALUES {values}) AS v(id, run_id) "
+            "WHERE t.id = v.id AND (t.run_id = '' OR t.status = %s)",
+            [
+                InstanceStatus.STARTING,
+                InstanceStatus.STARTING,
+                InstanceStatus.STARTING,
+                InstanceStatus.RUNNING,
+                *params,
+                InstanceStatus.STARTING,
+            ],
+        )
 
 
 def _stop_if_closed_meanwhile(instance: WorkflowInstance) -> None:
