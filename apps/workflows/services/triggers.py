@@ -242,7 +242,7 @@ _FIRE[Action.REPUBLISH] = _republish
 
 
 def validate_trigger(trigger: EventTrigger) -> None:
-    """Refuse a trigger that cannot fire: the action's target missing or refused."""
+    """Refuse a trigger that cannot fire: target missing or refused, condition or auth unusable."""
     from django.conf import settings
 
     problems: dict[str, list[str]] = {}
@@ -311,6 +311,9 @@ def do_save_trigger(trigger: EventTrigger, *, user) -> EventTrigger:
             subject=trigger.name,
             action=trigger.action,
             enabled=trigger.enabled,
+            condition=trigger.condition,
+            auth=trigger.auth,
+            secret_name=trigger.secret_name,  # the name only; values stay in the store
         )
     return trigger
 
