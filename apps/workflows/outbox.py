@@ -144,9 +144,16 @@ def _failed(row: OutboxEvent, error: str, worker: str) -> None:
 
 
 def _call_webhooks(rows: list[OutboxEvent]) -> list[str | None]:
-    """POST each row's event to its webhook (binary mode); None or the error, per row."""
+    """POST each row's event to its webhook (binary mode); None or the error, per row.
+
+    A row with auth gets its secret's current value (read now, so a rotation applies); a
+    secret that is missing fails the attempt with the reason, and the row is retried.
+    """
     if not rows:
         return []
+    from apps.workflows.webhookauth import WebhookKeyError, auth_headers, webhook_keys
+
+    keys = webhook_keys(rows)
 
     async def call_all() -> list[str | None]:
         from apps.core.http.client import HttpRequest, send
@@ -158,8 +165,15 @@ def _call_webhooks(rows: list[OutboxEvent]) -> list[str | None]:
             async def call(row: OutboxEvent) -> str | None:
                 try:
                     headers, body = to_http(event_of(row))
+                    if row.pk in keys:
+                        key = keys[row.pk]
+                        if isinstance(key, WebhookKeyError):
+                            return str(key)
+                        headers.update(auth_headers(row.webhook_auth, key, body))
                     request = HttpRequest("POST", row.webhook_url, headers=headers, content=body)
                     response = await send(client, request, parse=False)
+                except WebhookKeyError as exc:
+                    return str(exc)
                 except Exception as exc:  # noqa: BLE001 - refused by the policy, or unreachable
                     return f"{type(exc).__name__}: {getattr(exc, 'message', exc)}"
                 if not response.ok:

@@ -26,6 +26,8 @@ from apps.workflows.models import (
     InboundEvent,
     OutboxEvent,
     OutboxStatus,
+    Secret,
+    WebhookAuth,
 )
 from apps.workflows.services import deadletters as dead_letter_services
 from apps.workflows.services import triggers as trigger_services
@@ -284,6 +286,14 @@ class DeadLetterAdmin(ReadOnlyAdmin):
 
 
 class TriggerForm(forms.ModelForm):
+    # A choice of the stored secrets' names (never their values); a name no longer in the
+    # store stays selectable, marked, so the form shows what is saved and the check says why.
+    secret_name = forms.ChoiceField(
+        required=False,
+        label="Secret",
+        help_text=EventTrigger._meta.get_field("secret_name").help_text,
+    )
+
     class Meta:
         model = EventTrigger
         fields = [
@@ -292,15 +302,31 @@ class TriggerForm(forms.ModelForm):
             "event_type",
             "source",
             "extensions",
+            "condition",
             "action",
             "definition_key",
             "business_key_attribute",
             "url",
+            "auth",
+            "secret_name",
             "topic",
         ]
+        widgets = {"condition": forms.Textarea(attrs={"rows": 3, "cols": 80})}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        names = list(Secret.objects.order_by("name").values_list("name", flat=True))
+        choices = [("", "---------")] + [(n, n) for n in names]
+        current = self.initial.get("secret_name") or ""
+        if current and current not in names:
+            choices.append((current, f"{current} (not in the secrets store)"))
+        self.fields["secret_name"].choices = choices
+        self.fields["auth"].required = False  # not posted (an older form, a script): none
 
     def clean(self):
         data = super().clean()
+        if "auth" in data and not data["auth"]:
+            data["auth"] = WebhookAuth.NONE
         candidate = EventTrigger(**{k: v for k, v in data.items() if k in self.Meta.fields})
         try:
             trigger_services.validate_trigger(candidate)
@@ -314,16 +340,29 @@ class TriggerForm(forms.ModelForm):
 
 @admin.register(EventTrigger)
 class EventTriggerAdmin(admin.ModelAdmin):
-    """Operators' rules: a filter on type, source and extensions, and what to do."""
+    """Operators' rules: a filter on type, source, extensions and a jq condition, and what to do."""
 
     form = TriggerForm
-    list_display = ["name", "enabled", "event_type", "source", "action", "target"]
-    list_filter = ["enabled", "action"]
+    list_display = ["name", "enabled", "event_type", "source", "has_condition", "action", "target"]
+    list_filter = ["enabled", "action", "auth"]
     search_fields = ["name", "event_type", "source"]
+    fieldsets = [
+        (None, {"fields": ["name", "enabled"]}),
+        ("Which events", {"fields": ["event_type", "source", "extensions", "condition"]}),
+        ("What to do", {"fields": ["action", "definition_key", "business_key_attribute", "topic"]}),
+        ("Webhook", {"fields": ["url", "auth", "secret_name"]}),
+    ]
+
+    @admin.display(description="condition", boolean=True)
+    def has_condition(self, obj):
+        return bool(obj.condition)
 
     @admin.display(description="target")
     def target(self, obj):
-        return obj.definition_key or obj.url or obj.topic or obj.business_key_attribute
+        target = obj.definition_key or obj.url or obj.topic or obj.business_key_attribute
+        if obj.action == EventTrigger.Action.WEBHOOK and obj.auth != WebhookAuth.NONE:
+            return f"{target} ({obj.auth})"
+        return target
 
     def save_model(self, request, obj, form, change):
         trigger_services.do_save_trigger(obj, user=request.user)

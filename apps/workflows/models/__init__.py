@@ -8,6 +8,7 @@ from .events import (
     InboundEvent,
     OutboxEvent,
     OutboxStatus,
+    WebhookAuth,
 )
 from .instances import InstanceEvent, InstanceStatus, WorkflowInstance
 from .secrets import Secret
@@ -26,6 +27,7 @@ __all__ = [
     "OutboxEvent",
     "OutboxStatus",
     "Secret",
+    "WebhookAuth",
     "WorkflowDefinition",
     "WorkflowInstance",
 ]

@@ -70,6 +70,10 @@ class OutboxEvent(models.Model):
     next_attempt_at = models.DateTimeField(null=True, blank=True)
     claimed_until = models.DateTimeField(null=True, blank=True)
     claimed_by = models.CharField(max_length=100, blank=True, default="")
+    # How a webhook call authenticates: the mode and the *name* of the secret whose value the
+    # relay reads when it sends (so a rotated secret is used at once; the value is never here).
+    webhook_auth = models.CharField(max_length=16, blank=True, default="")
+    webhook_secret = models.CharField(max_length=200, blank=True, default="")
     attempts = models.PositiveIntegerField(default=0)
     last_error = models.TextField(blank=True, default="")
 
@@ -191,6 +195,14 @@ class DeadLetter(models.Model):
         return f"{self.topic}/{self.partition}@{self.offset}"
 
 
+class WebhookAuth(models.TextChoices):
+    """How a webhook trigger's call proves it comes from xflow (README, Events: Triggers)."""
+
+    NONE = "none", "None"
+    BEARER = "bearer", "Bearer token (Authorization header)"
+    HMAC = "hmac", "HMAC-SHA256 signature (xflow-signature header)"
+
+
 class EventTrigger(models.Model):
     """An operator's rule: events matching the filter start, signal, call or republish."""
 
@@ -207,6 +219,13 @@ class EventTrigger(models.Model):
     extensions = models.JSONField(
         default=dict, blank=True, help_text='Attributes the event must carry: {"region": "eu"}.'
     )
+    condition = models.TextField(
+        blank=True,
+        help_text="Optional jq expression over the event (its attributes at the top level, "
+        'its payload in .data), e.g. .data.total >= 100 and .region == "eu". '
+        "The trigger fires when the first result is neither false nor null (no result: it "
+        "does not fire). Checked when saved; evaluated under the expression limits.",
+    )
     action = models.CharField(max_length=16, choices=Action.choices)
     definition_key = models.CharField(
         max_length=200, blank=True, help_text="start: the definition (latest published version)."
@@ -218,6 +237,20 @@ class EventTrigger(models.Model):
         help_text="signal: the event attribute holding the business key of the instances.",
     )
     url = models.CharField(max_length=2000, blank=True, help_text="webhook: the URL to POST to.")
+    auth = models.CharField(
+        max_length=16,
+        choices=WebhookAuth.choices,
+        default=WebhookAuth.NONE,
+        help_text="webhook: bearer sends the secret as a bearer token; hmac signs each call "
+        '(header xflow-signature: t=UNIX-TIME,v1=hex HMAC-SHA256 of "UNIX-TIME.BODY"; '
+        "the README says how a receiver checks it).",
+    )
+    secret_name = models.CharField(
+        max_length=200,
+        blank=True,
+        help_text="webhook with bearer or hmac: the secret (secrets store) holding the token "
+        "or key. Read when each call is sent, so rotating the secret takes effect at once.",
+    )
     topic = models.CharField(max_length=300, blank=True, help_text="republish: the topic.")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
