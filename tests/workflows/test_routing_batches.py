@@ -188,3 +188,30 @@ def test_a_batch_costs_the_same_number_of_statements_whatever_its_size(api):
     for instance_id in waiting[::2]:
         wait_for_instance(instance_id, statuses=("waiting",))
         assert EventDelivery.objects.get(instance_id=instance_id).status == "signalled"
+
+
+def test_an_event_only_a_refused_trigger_matched_is_kept_for_later_waits(api):
+    from apps.workflows.models import EventTrigger
+    from apps.workflows.services.triggers import do_save_trigger
+
+    do_save_trigger(
+        EventTrigger(
+            name="failing-condition",
+            event_type="batch.audit",
+            action=EventTrigger.Action.REPUBLISH,
+            topic="xflow-test.audit-copies",
+            condition='error("the condition cannot decide")',
+        ),
+        user=None,
+    )
+    audit = event("batch.audit", "/batch", {})
+
+    (outcome,) = _route([audit])
+
+    record = InboundEvent.objects.get(event_id=audit["id"])
+    assert outcome.started == [] and outcome.delivered == []
+    # The trigger took nothing: the event counts as unrouted and waits for a later taker.
+    assert record.status == "unrouted" and record.kept_until is not None
+    (fired,) = record.result["triggers"]
+    assert fired["trigger"] == "failing-condition"
+    assert "the condition cannot decide" in fired["refused"]

@@ -123,12 +123,6 @@ def _business_key(event: dict[str, Any]) -> str:
     return str(event.get("subject") or "")[:200]
 
 
-def apply_triggers(record, event, result, deliveries, *, user=None) -> list[dict[str, Any]]:
-    from apps.workflows.services.triggers import apply_triggers as apply
-
-    return apply(record, event, result, deliveries, user=user)
-
-
 # At most this many instances are signalled at once by one batch of deliveries.
 SIGNAL_CONCURRENCY = 32
 SIGNAL_TIMEOUT_SECONDS = 15

@@ -33,7 +33,6 @@ from apps.core.errors import ServiceError
 from apps.workflows.engine.contracts import InterpreterInput
 from apps.workflows.models import (
     EventDelivery,
-    EventTrigger,
     InboundEvent,
     InstanceEvent,
     InstanceStatus,
@@ -42,6 +41,7 @@ from apps.workflows.models import (
 )
 from apps.workflows.models import EventWait as EventWaitRow
 from apps.workflows.services.eventlocks import event_lock_keys, lock_for_events
+from apps.workflows.services.triggers import apply_triggers, enabled_triggers
 
 OPEN = InstanceStatus.open_values()
 # One transaction routes at most this many events, holding at most about this many advisory
@@ -352,12 +352,12 @@ class _Starts:
 def _route_new(todo, outcomes: list[Any], *, user) -> None:
     """Route the batch's events that are new (or were kept unrouted): decide for all, then
     write what was decided, a statement per kind of row."""
-    from apps.workflows.services.events import DeliveryResult, apply_triggers, retention
+    from apps.workflows.services.events import DeliveryResult, retention
 
     events = [event for _, event, _ in todo]
     waits = _Waits(events)
     starts = _Starts(events, user=user)
-    has_triggers = EventTrigger.objects.filter(enabled=True).exists()
+    triggers = enabled_triggers()  # once for the batch
     planned: list[EventDelivery] = []
     extra_deliveries: list[int] = []  # written by triggers as they fire
     updates: list[InboundEvent] = []
@@ -371,18 +371,22 @@ def _route_new(todo, outcomes: list[Any], *, user) -> None:
                 planned.append(EventDelivery(inbound_id=record.pk, instance_id=wait.instance_id))
         refusals = starts.start(event, result.started)
         fired: list[dict[str, Any]] = []
-        if has_triggers:
+        if triggers:
             row = InboundEvent(
                 pk=record.pk, source=event["source"], event_id=event["id"], event_type=event["type"]
             )
             row._state.adding = False
-            fired = apply_triggers(row, event, result, extra_deliveries, user=user)
-        if refusals and not (result.started or result.delivered or fired):
+            fired = apply_triggers(
+                row, event, result, extra_deliveries, user=user, triggers=triggers
+            )
+        # A trigger that refused (its condition failed, its target refused) took nothing.
+        took = [outcome for outcome in fired if "refused" not in outcome]
+        if refusals and not (result.started or result.delivered or took):
             outcomes[index] = refusals[0]  # nobody took it: the sender hears why
             if record.created:
                 refused_rows.append(record.pk)  # nothing of it is recorded
             continue
-        routed = bool(result.delivered or result.started or fired)
+        routed = bool(result.delivered or result.started or took)
         updates.append(
             InboundEvent(
                 pk=record.pk,
