@@ -270,13 +270,27 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # Events that reach no instance are kept this long for a wait that comes later.
 XFLOW_EVENT_RETENTION_SECONDS = env_int("XFLOW_EVENT_RETENTION_SECONDS", 3600)
+# Retention of the event tables (apps/workflows/services/retention.py), in days; 0 or less
+# keeps that table's rows for ever. Inbound events once routed (or unrouted and no longer
+# kept), with their deliveries, never while a delivery is pending; outbox rows once sent;
+# dead letters once an operator replayed or discarded them. (The dedupe by source and id
+# lasts as long as an inbound event's row.)
+XFLOW_INBOUND_RETENTION_DAYS = env_float("XFLOW_INBOUND_RETENTION_DAYS", 7.0)
+XFLOW_OUTBOX_RETENTION_DAYS = env_float("XFLOW_OUTBOX_RETENTION_DAYS", 7.0)
+XFLOW_DEADLETTER_RETENTION_DAYS = env_float("XFLOW_DEADLETTER_RETENTION_DAYS", 30.0)
 # Periodic jobs (run by `celery beat`, embedded in `make run`'s celery worker with -B).
 XFLOW_RECONCILE_SECONDS = float(env_str("XFLOW_RECONCILE_SECONDS", "30"))
+XFLOW_EVENT_PURGE_SECONDS = float(env_str("XFLOW_EVENT_PURGE_SECONDS", "3600"))
 CELERY_BEAT_SCHEDULE = {
     "reconcile-instances": {
         "task": "xflow.workflows.reconcile",
         "schedule": XFLOW_RECONCILE_SECONDS,
         "options": {"expires": XFLOW_RECONCILE_SECONDS},
+    },
+    "purge-event-records": {
+        "task": "xflow.workflows.purge_event_records",
+        "schedule": XFLOW_EVENT_PURGE_SECONDS,
+        "options": {"expires": XFLOW_EVENT_PURGE_SECONDS},
     },
 }
 

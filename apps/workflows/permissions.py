@@ -294,8 +294,11 @@ def require_secrets(user, action: str) -> None:
 
 
 def can_operate_events(user, action: str) -> bool:
-    """The event plumbing's operator actions: `retry` outbox rows, `replay` dead letters."""
-    perm = {"retry": RETRY_OUTBOX, "replay": REPLAY_DEAD_LETTER}[action]
+    """The event plumbing's operator actions: `retry` outbox rows, `replay` or `discard`
+    dead letters."""
+    perm = RETRY_OUTBOX if action == "retry" else REPLAY_DEAD_LETTER
+    if action not in ("retry", "replay", "discard"):
+        raise ValueError(f"unknown event operation {action!r}")
     return _signed_in(user) and user.has_perm(perm)
 
 

@@ -30,6 +30,7 @@ from apps.workflows.models import (
     WebhookAuth,
 )
 from apps.workflows.services import deadletters as dead_letter_services
+from apps.workflows.services import retention
 from apps.workflows.services import triggers as trigger_services
 
 from .common import pretty
@@ -105,7 +106,10 @@ class InboundEventAdmin(ReadOnlyAdmin):
     def changelist_view(self, request, extra_context=None):
         from django.conf import settings
 
-        title = f"Inbound events (the bridge consumes {settings.KAFKA_EVENTS_TOPIC})"
+        title = (
+            f"Inbound events (the bridge consumes {settings.KAFKA_EVENTS_TOPIC}; "
+            f"{retention.kept_for(retention.INBOUND)} once routed)"
+        )
         return super().changelist_view(request, {**(extra_context or {}), "title": title})
 
     @admin.display(description="instances reached", ordering="delivered_count")
@@ -190,10 +194,13 @@ class OutboxEventAdmin(admin.ModelAdmin):
         return perms.can_operate_events(request.user, "retry")
 
     def changelist_view(self, request, extra_context=None):
-        title = _counts_title(
-            OutboxEvent,
-            "Outbox",
-            {OutboxStatus.PENDING: "pending", OutboxStatus.FAILED: "failed"},
+        title = (
+            _counts_title(
+                OutboxEvent,
+                "Outbox",
+                {OutboxStatus.PENDING: "pending", OutboxStatus.FAILED: "failed"},
+            )
+            + f" (sent rows {retention.kept_for(retention.OUTBOX)})"
         )
         return super().changelist_view(request, {**(extra_context or {}), "title": title})
 
@@ -242,16 +249,22 @@ class DeadLetterAdmin(ReadOnlyAdmin):
         "headers_view",
         "value_size",
     ]
-    actions = ["replay_selected"]
+    actions = ["replay_selected", "discard_selected"]
 
     def has_replay_permission(self, request):
         return perms.can_operate_events(request.user, "replay")
 
+    def has_discard_permission(self, request):
+        return perms.can_operate_events(request.user, "discard")
+
     def changelist_view(self, request, extra_context=None):
-        title = _counts_title(
-            DeadLetter,
-            "Dead letters",
-            {DeadLetter.Status.NEW: "new", DeadLetter.Status.REPLAY_FAILED: "replay failed"},
+        title = (
+            _counts_title(
+                DeadLetter,
+                "Dead letters",
+                {DeadLetter.Status.NEW: "new", DeadLetter.Status.REPLAY_FAILED: "replay failed"},
+            )
+            + f" (replayed or discarded ones {retention.kept_for(retention.DEAD_LETTERS)})"
         )
         return super().changelist_view(request, {**(extra_context or {}), "title": title})
 
@@ -283,6 +296,11 @@ class DeadLetterAdmin(ReadOnlyAdmin):
                 self.message_user(request, f"{letter}: replayed.", messages.SUCCESS)
             else:
                 self.message_user(request, f"{letter}: {outcome['reason']}", messages.ERROR)
+
+    @admin.action(description="Discard selected (never replay them)", permissions=["discard"])
+    def discard_selected(self, request, queryset):
+        count = dead_letter_services.do_discard_dead_letters(queryset, user=request.user)
+        self.message_user(request, f"{count} dead letter(s) discarded.", messages.SUCCESS)
 
 
 class TriggerForm(forms.ModelForm):

@@ -82,7 +82,13 @@ class OutboxEvent(models.Model):
         indexes = [
             models.Index(
                 fields=["id"], condition=models.Q(status="pending"), name="outbox_pending_rows"
-            )
+            ),
+            # Retention (services/retention.py) deletes the oldest sent rows batch by batch.
+            models.Index(
+                fields=["published_at"],
+                condition=models.Q(status="sent"),
+                name="outbox_sent_rows",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -160,12 +166,17 @@ class EventDelivery(models.Model):
 
 
 class DeadLetter(models.Model):
-    """A consumed message the bridge could not parse or route, kept for an operator to replay."""
+    """A consumed message the bridge could not parse or route, kept for an operator to replay.
+
+    `replayed_at` is when an operator last handled it (replayed or discarded); handled ones
+    are deleted XFLOW_DEADLETTER_RETENTION_DAYS after that (services/retention.py).
+    """
 
     class Status(models.TextChoices):
         NEW = "new", "New"
         REPLAYED = "replayed", "Replayed"
         REPLAY_FAILED = "replay_failed", "Replay failed"
+        DISCARDED = "discarded", "Discarded by an operator"
 
     topic = models.CharField(max_length=300)
     partition = models.IntegerField()
@@ -179,7 +190,7 @@ class DeadLetter(models.Model):
     event_type = models.CharField(max_length=300, blank=True, default="")
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.NEW)
     created_at = models.DateTimeField(auto_now_add=True)
-    replayed_at = models.DateTimeField(null=True, blank=True)
+    replayed_at = models.DateTimeField("handled at", null=True, blank=True)
     replay_result = SafeJSONField(default=dict, blank=True)
 
     class Meta:

@@ -97,6 +97,25 @@ def do_replay_dead_letter(letter: DeadLetter, *, user) -> dict[str, Any]:
     return outcome
 
 
+def do_discard_dead_letters(rows, *, user) -> int:
+    """Mark dead letters an operator decided not to replay as discarded (audited); handled
+    letters are deleted XFLOW_DEADLETTER_RETENTION_DAYS later. Replayed ones stay replayed."""
+    with transaction.atomic():
+        ids = list(
+            rows.filter(status__in=[DeadLetter.Status.NEW, DeadLetter.Status.REPLAY_FAILED])
+            .select_for_update()
+            .values_list("pk", flat=True)
+        )
+        DeadLetter.objects.filter(pk__in=ids).update(
+            status=DeadLetter.Status.DISCARDED, replayed_at=timezone.now()
+        )
+        if ids:
+            record_platform_event(
+                "dead_letters_discarded", actor=user, subject="dead letters", rows=ids[:100]
+            )
+    return len(ids)
+
+
 def do_retry_outbox(rows, *, user) -> int:
     """Send failed (or waiting) outbox rows again now, with a fresh attempt count."""
     with transaction.atomic():

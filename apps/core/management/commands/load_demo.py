@@ -37,7 +37,7 @@ GROUP_PERMISSIONS = {
         "workflows.view_eventdelivery",
         "workflows.view_eventwait",
         "workflows.view_deadletter",
-        "workflows.change_deadletter",  # replay
+        "workflows.change_deadletter",  # replay, discard
         "workflows.view_eventtrigger",
         "workflows.add_eventtrigger",
         "workflows.change_eventtrigger",
