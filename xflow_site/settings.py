@@ -258,8 +258,10 @@ XFLOW_OUTBOX_SEND_TIMEOUT_SECONDS = float(env_str("XFLOW_OUTBOX_SEND_TIMEOUT_SEC
 # The bridge handles this many partitions side by side (each partition's messages in order).
 XFLOW_BRIDGE_THREADS = env_int("XFLOW_BRIDGE_THREADS", 4)
 # Threads sending routing's starts and signals to Temporal (0: each partition's thread sends
-# its own, after each event). Partition threads + senders + the relay share DB_POOL_MAX_SIZE.
+# its own, after each batch). Partition threads + senders + the relay share DB_POOL_MAX_SIZE.
 XFLOW_BRIDGE_SENDERS = env_int("XFLOW_BRIDGE_SENDERS", 3)
+# Events routed in one transaction (a partition's messages are taken this many at a time).
+XFLOW_BRIDGE_BATCH_EVENTS = env_int("XFLOW_BRIDGE_BATCH_EVENTS", 200)
 XFLOW_BRIDGE_MAX_REQUEST_BYTES = env_int("XFLOW_BRIDGE_MAX_REQUEST_BYTES", 8 * 1024 * 1024)
 
 # Celery on Redis

@@ -4,13 +4,13 @@ Consumed messages may be in binary mode (`ce_*` headers, data in the value) or s
 mode (`content-type: application/cloudevents+json`, the whole event in the value); the
 `cloudevents` SDK reads both (apps.workflows.eventcodec). A consumer group shares the
 partitions among bridges; each partition's messages are handled in order, partitions side by
-side; a partition's messages are routed a batch at a time, in one transaction per up to 200
-events (services.routing), and a batch that fails is handled again one message at a time, so
-that one poison message cannot hold back the others. An offset is committed only after its
-message's effect is durable: routed (the InboundEvent and delivery rows committed) or
-dead-lettered (the DeadLetter row committed and the broker acknowledged the dead-letter
-copy). A bridge killed in between reads the message again, and routing is idempotent per
-(source, id).
+side; a partition's messages are routed a batch at a time, one transaction per up to
+XFLOW_BRIDGE_BATCH_EVENTS events (services.routing), and a batch that fails is handled again
+one message at a time, so that one poison message cannot hold back the others. An offset is
+committed only after its message's effect is durable: routed (the InboundEvent and delivery
+rows committed) or dead-lettered (the DeadLetter row committed and the broker acknowledged
+the dead-letter copy). A bridge killed in between reads the message again, and routing is
+idempotent per (source, id).
 """
 
 from __future__ import annotations

@@ -96,6 +96,8 @@ def spawn_bridge(kafka_topics, log: Path) -> subprocess.Popen:
         "KAFKA_DEADLETTER_TOPIC": kafka_topics.deadletter,
         "KAFKA_CONSUMER_GROUP": kafka_topics.group,
         "HEARTBEAT_SECONDS": "1",
+        # Small batches: many commits, so that the kill lands between two of them.
+        "XFLOW_BRIDGE_BATCH_EVENTS": "5",
     }
     return subprocess.Popen(
         [sys.executable, "manage.py", "run_bridge"],
@@ -105,6 +107,20 @@ def spawn_bridge(kafka_topics, log: Path) -> subprocess.Popen:
         stdout=subprocess.DEVNULL,
         stderr=log.open("ab"),
     )
+
+
+def publish_shuffled(topic: str, half: int, *, seed: int) -> None:
+    """`half` events that start instances and `half` that wake the waiting instances o-0...,
+    shuffled, produced to `topic` in binary mode."""
+    sent = [event("com.example.rel.go", "/rel", {"n": n}) for n in range(half)]
+    sent += [event("com.example.rel.done", "/rel", {"n": n}, orderid=f"o-{n}") for n in range(half)]
+    random.Random(seed).shuffle(sent)
+    producer = new_producer(linger_ms=5)
+    for e in sent:
+        key, value, headers = to_kafka(e)
+        producer.send(topic, key=key, value=value, headers=headers)
+    producer.flush()
+    producer.close()
 
 
 def reconciler_pass() -> None:
@@ -122,15 +138,7 @@ def test_killing_the_bridge_mid_stream_loses_and_doubles_nothing(kafka_topics, t
     for n in range(half):
         instance = do_start_instance(definition=waiter, input={"orderid": f"o-{n}"})
         waiting[str(instance.pk)] = n
-    sent = [event("com.example.rel.go", "/rel", {"n": n}) for n in range(half)]
-    sent += [event("com.example.rel.done", "/rel", {"n": n}, orderid=f"o-{n}") for n in range(half)]
-    random.Random(7).shuffle(sent)
-    producer = new_producer(linger_ms=5)
-    for e in sent:
-        key, value, headers = to_kafka(e)
-        producer.send(kafka_topics.events, key=key, value=value, headers=headers)
-    producer.flush()
-    producer.close()
+    publish_shuffled(kafka_topics.events, half, seed=7)
 
     bridge = spawn_bridge(kafka_topics, log)
     try:

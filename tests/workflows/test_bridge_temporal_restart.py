@@ -10,7 +10,6 @@ issue's case is 1,000 events.
 from __future__ import annotations
 
 import os
-import random
 import signal
 import socket
 import subprocess
@@ -25,8 +24,6 @@ from django.db import connection
 from django.db.models import Count
 
 from apps.core import temporal
-from apps.workflows.eventcodec import to_kafka
-from apps.workflows.kafka import new_producer
 from apps.workflows.models import (
     DeadLetter,
     EventDelivery,
@@ -37,8 +34,13 @@ from apps.workflows.models import (
 from apps.workflows.services.definitions import do_save_definition
 from apps.workflows.services.instances import do_start_instance
 
-from .test_bridge_reliability import STARTER, WAITER, reconciler_pass, spawn_bridge
-from .test_events import event
+from .test_bridge_reliability import (
+    STARTER,
+    WAITER,
+    publish_shuffled,
+    reconciler_pass,
+    spawn_bridge,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -184,17 +186,7 @@ def test_temporal_restart_while_routing(own_temporal, kafka_topics, tmp_path):
             assert time.monotonic() < deadline, f"{EventWait.objects.count()} waiting: {said()}"
             time.sleep(0.2)
         # and the events on the topic: half start instances, half wake the waiting ones
-        sent = [event("com.example.rel.go", "/rel", {"n": n}) for n in range(half)]
-        sent += [
-            event("com.example.rel.done", "/rel", {"n": n}, orderid=f"o-{n}") for n in range(half)
-        ]
-        random.Random(11).shuffle(sent)
-        producer = new_producer(linger_ms=5)
-        for e in sent:
-            key, value, headers = to_kafka(e)
-            producer.send(kafka_topics.events, key=key, value=value, headers=headers)
-        producer.flush()
-        producer.close()
+        publish_shuffled(kafka_topics.events, half, seed=11)
 
         # When the Temporal server is killed while the bridge routes them, stays down a
         # few seconds, and comes back on the same port with the same database

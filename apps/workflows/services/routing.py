@@ -24,6 +24,7 @@ import dataclasses
 from collections.abc import Sequence
 from typing import Any
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -44,9 +45,8 @@ from apps.workflows.services.eventlocks import event_lock_keys, lock_for_events
 from apps.workflows.services.triggers import apply_triggers, enabled_triggers
 
 OPEN = InstanceStatus.open_values()
-# One transaction routes at most this many events, holding at most about this many advisory
-# locks (Postgres keeps them in a shared table of limited size).
-MAX_BATCH_EVENTS = 200
+# One transaction routes at most XFLOW_BRIDGE_BATCH_EVENTS events, holding at most about this
+# many advisory locks (Postgres keeps them in a shared table of limited size).
 MAX_BATCH_LOCKS = 2000
 
 
@@ -69,11 +69,12 @@ def route_events(events: Sequence[tuple[Any, str]], *, user=None) -> list[Any]:
 
 
 def _chunks(checked: list[tuple[int, dict[str, Any], str]]):
+    size = max(1, settings.XFLOW_BRIDGE_BATCH_EVENTS)
     chunk: list[tuple[int, dict[str, Any], str]] = []
     locks = 0
     for item in checked:
         cost = len(event_lock_keys(item[1]))
-        if chunk and (len(chunk) >= MAX_BATCH_EVENTS or locks + cost > MAX_BATCH_LOCKS):
+        if chunk and (len(chunk) >= size or locks + cost > MAX_BATCH_LOCKS):
             yield chunk
             chunk, locks = [], 0
         chunk.append(item)
