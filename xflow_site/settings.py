@@ -257,10 +257,11 @@ XFLOW_OUTBOX_MAX_ATTEMPTS = env_int("XFLOW_OUTBOX_MAX_ATTEMPTS", 10)
 XFLOW_OUTBOX_SEND_TIMEOUT_SECONDS = float(env_str("XFLOW_OUTBOX_SEND_TIMEOUT_SECONDS", "15"))
 # The bridge handles this many partitions side by side (each partition's messages in order).
 XFLOW_BRIDGE_THREADS = env_int("XFLOW_BRIDGE_THREADS", 4)
-# Threads sending routing's starts and signals to Temporal (0: each partition's thread sends
-# its own, after each batch). Partition threads + senders + the relay share DB_POOL_MAX_SIZE.
+# Threads (lanes) sending routing's starts and signals to Temporal, a partition always on the
+# same lane (0: each partition's thread sends its own, after each batch). Partition threads +
+# senders + the relay share DB_POOL_MAX_SIZE.
 XFLOW_BRIDGE_SENDERS = env_int("XFLOW_BRIDGE_SENDERS", 3)
-# Events routed in one transaction (a partition's messages are taken this many at a time).
+# Events routed in one transaction (a poll's messages of a partition, up to 500, are split).
 XFLOW_BRIDGE_BATCH_EVENTS = env_int("XFLOW_BRIDGE_BATCH_EVENTS", 200)
 XFLOW_BRIDGE_MAX_REQUEST_BYTES = env_int("XFLOW_BRIDGE_MAX_REQUEST_BYTES", 8 * 1024 * 1024)
 

@@ -131,14 +131,24 @@ def dead_letter(message, producers: ProducerHolder, reason: str) -> None:
 
 class Sender:
     """Runs routing's side effects (Temporal starts and signals) on threads of their own, so
-    the partitions' threads go on routing; at most `backlog` wait (then routing waits too).
-    They are rows already committed: what a killed bridge never sent, the reconciler sends."""
+    the partitions' threads go on routing. A partition's batches always go to the same
+    single-threaded lane, one after the other, so an instance's events are signalled in the
+    order they were routed; at most `backlog` batches wait (then routing waits too). They are
+    rows already committed: what a killed bridge never sent, the reconciler sends."""
 
-    def __init__(self, threads: int, backlog: int = 1000) -> None:
-        self.pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="bridge-send")
+    def __init__(self, lanes: int, backlog: int = 200) -> None:
+        self.lanes = [
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"bridge-send-{n}")
+            for n in range(max(1, lanes))
+        ]
         self.slots = threading.BoundedSemaphore(backlog)
 
-    def __call__(self, fn) -> None:
+    def lane(self, key: Any):
+        """The dispatcher of the lane that sends for `key` (a partition)."""
+        executor = self.lanes[hash(key) % len(self.lanes)]
+        return lambda fn: self._submit(executor, fn)
+
+    def _submit(self, executor: ThreadPoolExecutor, fn) -> None:
         self.slots.acquire()
 
         def run() -> None:
@@ -150,10 +160,11 @@ class Sender:
                 connections.close_all()
                 self.slots.release()
 
-        self.pool.submit(run)
+        executor.submit(run)
 
     def close(self) -> None:
-        self.pool.shutdown(wait=True)
+        for executor in self.lanes:
+            executor.shutdown(wait=True)
 
 
 class PartitionWork:
@@ -168,7 +179,7 @@ class PartitionWork:
         """(next offset to commit, offset to seek back to) for the batch."""
         if self.sender is None:
             return self._batch(messages)
-        with dispatching(self.sender):
+        with dispatching(self.sender.lane((messages[0].topic, messages[0].partition))):
             return self._batch(messages)
 
     def _batch(self, messages: list) -> tuple[int | None, int | None]:

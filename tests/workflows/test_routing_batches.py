@@ -215,3 +215,69 @@ def test_an_event_only_a_refused_trigger_matched_is_kept_for_later_waits(api):
     (fired,) = record.result["triggers"]
     assert fired["trigger"] == "failing-condition"
     assert "the condition cannot decide" in fired["refused"]
+
+
+def test_a_signal_trigger_reaches_an_instance_started_earlier_in_the_same_batch(api):
+    from apps.workflows.models import EventTrigger
+    from apps.workflows.services.triggers import do_save_trigger
+
+    publish(api, STARTER)
+    do_save_trigger(
+        EventTrigger(name="notes", event_type="batch.note", action=EventTrigger.Action.SIGNAL),
+        user=None,
+    )
+    go = event("batch.go", "/batch", {"n": 1}, subject="case-1")
+    note = event("batch.note", "/crm", {"x": 1}, subject="case-1")
+
+    started, noted = _route([go, note])
+
+    # As if routed one after the other: the note finds the instance the first event started.
+    assert noted.delivered == started.started
+
+
+def test_a_trigger_signal_and_a_wait_keep_the_order_of_the_events(api):
+    from apps.workflows.models import EventTrigger
+    from apps.workflows.services.triggers import do_save_trigger
+
+    publish(api, STEPPER)
+    do_save_trigger(
+        EventTrigger(name="steps", event_type="batch.step", action=EventTrigger.Action.SIGNAL),
+        user=None,
+    )
+    instance_id = start(api, "batch-stepper", {"orderid": "o-7"}, businessKey="bk-7").json()["id"]
+    wait_until_waiting(instance_id)
+    first = event("batch.step", "/batch", {"s": "first"}, orderid="o-7")  # reaches the wait
+    second = event("batch.step", "/batch", {"s": "second"}, orderid="o-7", subject="bk-7")
+
+    _route([first, second])
+
+    done = wait_for_instance(instance_id)
+    assert done.output["first"] == {"s": "first"} and done.output["second"] == {"s": "second"}
+
+
+def test_two_bridges_holding_the_same_events_in_another_order_do_not_deadlock():
+    import threading
+
+    from django.db import connections
+
+    failures: list[BaseException] = []
+    for round_ in range(10):
+        events = [event("batch.nobody", "/dup", {"n": n}) for n in range(200)]
+        barrier = threading.Barrier(2)
+
+        def run(batch, barrier=barrier):
+            try:
+                barrier.wait()
+                _route(batch)
+            except BaseException as exc:  # noqa: BLE001 - reported below
+                failures.append(exc)
+            finally:
+                connections.close_all()
+
+        threads = [threading.Thread(target=run, args=(b,)) for b in (events, events[::-1])]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert InboundEvent.objects.filter(source="/dup").count() == 200 * (round_ + 1)
+    assert failures == []

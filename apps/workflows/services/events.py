@@ -18,7 +18,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
 from apps.core import temporal
@@ -134,8 +134,15 @@ def send_deliveries(ids: Iterable[int]) -> int:
     The instances are signalled side by side; the events of one instance one after the
     other, in the order they were routed (a failure stops that instance's chain: the rest
     stay pending and go, in order, with the next send)."""
+    ids = list(ids)
+    if not ids:
+        return 0
+    # An instance's older deliveries still pending (a send that failed) go first, in order:
+    # a later event never overtakes an earlier one.
+    instances = EventDelivery.objects.filter(pk__in=ids).values("instance_id")
     rows = (
-        EventDelivery.objects.filter(pk__in=list(ids), status=EventDelivery.Status.PENDING)
+        EventDelivery.objects.filter(status=EventDelivery.Status.PENDING)
+        .filter(Q(pk__in=ids) | Q(instance_id__in=instances, pk__lt=max(ids)))
         .select_related("inbound", "instance")
         .only("id", "inbound__event", "instance__workflow_id", "instance__status")
         .order_by("id")
@@ -165,14 +172,19 @@ def send_deliveries(ids: Iterable[int]) -> int:
                         return
                     outcomes[delivery.pk] = None
 
-        await asyncio.gather(*(chain(wid, group) for wid, group in chains.items()))
+        try:
+            await asyncio.wait_for(
+                asyncio.gather(*(chain(wid, group) for wid, group in chains.items())),
+                timeout=deadline,
+            )
+        except TimeoutError:
+            pass  # the chains still running are cancelled: their rest stays pending
         return outcomes
 
     everything = [d for group in chains.values() for d in group]
+    deadline = SIGNAL_TIMEOUT_SECONDS * (2 + len(everything) // 16)
     try:
-        outcomes = temporal.call(
-            send_all, timeout=SIGNAL_TIMEOUT_SECONDS * (2 + len(everything) // 8)
-        )
+        outcomes = temporal.call(send_all, timeout=deadline + SIGNAL_TIMEOUT_SECONDS)
     except Exception as exc:  # noqa: BLE001 - Temporal away: all stay pending
         outcomes = {d.pk: exc for d in everything}
     sent = [pk for pk, exc in outcomes.items() if exc is None]
@@ -214,9 +226,13 @@ def _record_failed_send(delivery: EventDelivery, exc: BaseException) -> None:
 
 def resend_pending_deliveries(*, older_than: timedelta = timedelta(seconds=5)) -> int:
     """The relay: deliveries whose after-commit signal did not go through (reconciler pass)."""
-    ids = EventDelivery.objects.filter(
-        status=EventDelivery.Status.PENDING, created_at__lt=timezone.now() - older_than
-    ).values_list("pk", flat=True)[:500]
+    ids = (
+        EventDelivery.objects.filter(
+            status=EventDelivery.Status.PENDING, created_at__lt=timezone.now() - older_than
+        )
+        .order_by("id")  # the oldest first: each instance's events in their order
+        .values_list("pk", flat=True)[:500]
+    )
     return send_deliveries(list(ids))
 
 

@@ -42,12 +42,13 @@ from apps.workflows.models import (
 )
 from apps.workflows.models import EventWait as EventWaitRow
 from apps.workflows.services.eventlocks import event_lock_keys, lock_for_events
-from apps.workflows.services.triggers import apply_triggers, enabled_triggers
+from apps.workflows.services.triggers import apply_triggers, enabled_triggers, trigger_matches
 
 OPEN = InstanceStatus.open_values()
 # One transaction routes at most XFLOW_BRIDGE_BATCH_EVENTS events, holding at most about this
-# many advisory locks (Postgres keeps them in a shared table of limited size).
-MAX_BATCH_LOCKS = 2000
+# many advisory locks (Postgres keeps them in one shared table, max_locks_per_transaction x
+# max_connections entries; when it is full every session's next lock fails).
+MAX_BATCH_LOCKS = 500  # x XFLOW_BRIDGE_THREADS: well inside the default 6,400
 
 
 def route_events(events: Sequence[tuple[Any, str]], *, user=None) -> list[Any]:
@@ -154,7 +155,9 @@ def _record_inbound(unique: list[tuple[int, dict[str, Any], str]]) -> list[_Inbo
     meta = InboundEvent._meta
     now = timezone.now()
     params: list[Any] = []
-    for _, event, origin in unique:
+    # In (source, id) order: two batches holding the same events in another order would
+    # otherwise each wait for a row the other inserted first (a deadlock).
+    for _, event, origin in sorted(unique, key=lambda item: (item[1]["source"], item[1]["id"])):
         row = InboundEvent(
             source=event["source"],
             event_id=event["id"],
@@ -272,7 +275,8 @@ class _Starts:
             )
         )
         self.prepared: dict[int, InterpreterInput | ServiceError] = {}
-        self.new: dict[Any, tuple[WorkflowDefinition, dict[str, Any]]] = {}
+        self.new: dict[Any, tuple[WorkflowDefinition, dict[str, Any]]] = {}  # not written yet
+        self.params: dict[Any, InterpreterInput] = {}  # written: what each one starts with
 
     def _prepare(self, definition: WorkflowDefinition) -> InterpreterInput | ServiceError:
         """What do_start_instance checks before it writes a row (the input schema, envs,
@@ -298,7 +302,11 @@ class _Starts:
         refusals: list[ServiceError] = []
         for definition in self.definitions[event["type"]]:
             instance_id = self.ids[(event["source"], event["id"], definition.key)]
-            if instance_id not in self.existing and instance_id not in self.new:
+            if (
+                instance_id not in self.existing
+                and instance_id not in self.new
+                and instance_id not in self.params
+            ):
                 prepared = self._prepare(definition)
                 if isinstance(prepared, ServiceError):
                     refusals.append(prepared)
@@ -308,15 +316,15 @@ class _Starts:
                 started.append(str(instance_id))
         return refusals
 
-    def write(self) -> dict[Any, InterpreterInput]:
-        """The rows (`starting`) and their `started` timeline entries; each one's parameters."""
+    def write(self) -> None:
+        """Write the rows (`starting`) not written yet, with their `started` timeline entries."""
         from apps.workflows.services.events import _business_key
         from apps.workflows.services.instances import workflow_id_for
 
         if not self.new:
-            return {}
+            return
         now = timezone.now()
-        rows, entries, params = [], [], {}
+        rows, entries = [], []
         for instance_id, (definition, event) in self.new.items():
             business_key = _business_key(event)
             rows.append(
@@ -342,12 +350,12 @@ class _Starts:
                     details={"business_key": business_key, "version": definition.version},
                 )
             )
-            params[instance_id] = dataclasses.replace(
+            self.params[instance_id] = dataclasses.replace(
                 self.prepared[definition.pk], instance_id=str(instance_id)
             )
         WorkflowInstance.objects.bulk_create(rows)
         InstanceEvent.objects.bulk_create(entries)
-        return params
+        self.new = {}
 
 
 def _route_new(todo, outcomes: list[Any], *, user) -> None:
@@ -360,6 +368,15 @@ def _route_new(todo, outcomes: list[Any], *, user) -> None:
     starts = _Starts(events, user=user)
     triggers = enabled_triggers()  # once for the batch
     planned: list[EventDelivery] = []
+
+    def flush() -> None:
+        """Write what was decided so far: the instances started and the deliveries, in the
+        events' order (their ids are the order the signals go out in)."""
+        starts.write()
+        if planned:
+            EventDelivery.objects.bulk_create(planned, ignore_conflicts=True)
+            planned.clear()
+
     extra_deliveries: list[int] = []  # written by triggers as they fire
     updates: list[InboundEvent] = []
     refused_rows: list[int] = []
@@ -372,7 +389,10 @@ def _route_new(todo, outcomes: list[Any], *, user) -> None:
                 planned.append(EventDelivery(inbound_id=record.pk, instance_id=wait.instance_id))
         refusals = starts.start(event, result.started)
         fired: list[dict[str, Any]] = []
-        if triggers:
+        if triggers and any(trigger_matches(trigger, event) for trigger in triggers):
+            # A trigger sees the batch so far as written, as if the events before this one
+            # had been routed on their own (a signal finds the instances they started).
+            flush()
             row = InboundEvent(
                 pk=record.pk, source=event["source"], event_id=event["id"], event_type=event["type"]
             )
@@ -402,23 +422,21 @@ def _route_new(todo, outcomes: list[Any], *, user) -> None:
             )
         )
         outcomes[index] = result
-    params = starts.write()
-    if planned:
-        EventDelivery.objects.bulk_create(planned, ignore_conflicts=True)
+    flush()
     if updates:
         InboundEvent.objects.bulk_update(
             updates, ["delivered_count", "status", "kept_until", "result"]
         )
     if refused_rows:
         InboundEvent.objects.filter(pk__in=refused_rows).delete()
-    deliveries = extra_deliveries
-    if planned:
-        deliveries = deliveries + list(
-            EventDelivery.objects.filter(
-                inbound_id__in=[record.pk for _, _, record in todo],
-                status=EventDelivery.Status.PENDING,
-            ).values_list("pk", flat=True)
-        )
+    deliveries = list(
+        EventDelivery.objects.filter(
+            inbound_id__in=[record.pk for _, _, record in todo],
+            status=EventDelivery.Status.PENDING,
+        ).values_list("pk", flat=True)
+    )
+    deliveries += extra_deliveries
+    params = starts.params
     if params or deliveries:
         after_commit(lambda: send_routed(params, deliveries))
 

@@ -284,26 +284,44 @@ def dispatch_starts(params_by_id: dict[Any, InterpreterInput]) -> int:
     if not rows:
         return 0
 
-    async def start_all(client):
+    deadline = START_TIMEOUT_SECONDS * (2 + len(rows) // 16)
+
+    async def start_all(client) -> dict[Any, str | BaseException]:
         gate = asyncio.Semaphore(START_CONCURRENCY)
+        outcomes: dict[Any, str | BaseException] = {}
 
         async def one(instance):
             async with gate:
                 try:
-                    return await _start_on(client, instance, params_by_id[instance.pk])
+                    outcomes[instance.pk] = await _start_on(
+                        client, instance, params_by_id[instance.pk]
+                    )
                 except Exception as exc:  # noqa: BLE001 - sorted out below, per row
-                    return exc
+                    outcomes[instance.pk] = exc
 
-        return await asyncio.gather(*(one(row) for row in rows))
+        try:
+            await asyncio.wait_for(asyncio.gather(*(one(row) for row in rows)), timeout=deadline)
+        except TimeoutError:
+            pass  # what did not finish stays `starting`: the reconciler looks at it
+        return outcomes
 
     try:
-        outcomes = temporal.call(start_all, timeout=START_TIMEOUT_SECONDS * (2 + len(rows) // 8))
+        outcomes = temporal.call(start_all, timeout=deadline + START_TIMEOUT_SECONDS)
     except Exception as exc:  # noqa: BLE001 - Temporal unreachable: the reconciler retries
-        log.warning("%d instances not started yet (%s: %s)", len(rows), type(exc).__name__, exc)
+        log.warning(
+            "%d instances not started yet (%s: %s): %s",
+            len(rows),
+            type(exc).__name__,
+            exc,
+            ", ".join(str(row.pk) for row in rows[:10]) + (" ..." if len(rows) > 10 else ""),
+        )
         return 0
     started: list[tuple[Any, str]] = []
-    for instance, outcome in zip(rows, outcomes, strict=True):
-        if isinstance(outcome, str):
+    for instance in rows:
+        outcome = outcomes.get(instance.pk)
+        if outcome is None:
+            log.warning("instance %s not started yet (no answer in time)", instance.pk)
+        elif isinstance(outcome, str):
             started.append((instance.pk, outcome))
         elif _already_started(outcome):
             dispatch_start(instance.pk, params_by_id[instance.pk], check_existing=True)
