@@ -83,29 +83,39 @@ WAITER = {
 }
 
 
-def spawn_bridge(kafka_topics, log: Path) -> subprocess.Popen:
-    """`manage.py run_bridge` on the test database, topics and task queues (stderr to `log`)."""
+def spawn(command: str, log: Path, **env: str) -> subprocess.Popen:
+    """`manage.py <command>` on the test database and task queues (stderr to `log`); `env`
+    adds to or overrides this process's environment."""
     db = connection.settings_dict
-    env = {
+    environment = {
         **os.environ,
         "DATABASE_URL": f"postgresql://{db['USER']}@{db['HOST'] or '127.0.0.1'}:"
         f"{db['PORT'] or 5432}/{db['NAME']}",
         "TEMPORAL_QUEUE_PREFIX": settings.TEMPORAL_QUEUE_PREFIX,
-        "KAFKA_EVENTS_TOPIC": kafka_topics.events,
-        "KAFKA_PRODUCED_TOPIC": kafka_topics.produced,
-        "KAFKA_DEADLETTER_TOPIC": kafka_topics.deadletter,
-        "KAFKA_CONSUMER_GROUP": kafka_topics.group,
         "HEARTBEAT_SECONDS": "1",
-        # Small batches: many commits, so that the kill lands between two of them.
-        "XFLOW_BRIDGE_BATCH_EVENTS": "5",
+        **env,
     }
     return subprocess.Popen(
-        [sys.executable, "manage.py", "run_bridge"],
+        [sys.executable, "manage.py", command],
         cwd=ROOT,
-        env=env,
+        env=environment,
         start_new_session=True,
         stdout=subprocess.DEVNULL,
         stderr=log.open("ab"),
+    )
+
+
+def spawn_bridge(kafka_topics, log: Path) -> subprocess.Popen:
+    """`manage.py run_bridge` on the test's topics."""
+    return spawn(
+        "run_bridge",
+        log,
+        KAFKA_EVENTS_TOPIC=kafka_topics.events,
+        KAFKA_PRODUCED_TOPIC=kafka_topics.produced,
+        KAFKA_DEADLETTER_TOPIC=kafka_topics.deadletter,
+        KAFKA_CONSUMER_GROUP=kafka_topics.group,
+        # Small batches: many commits, so that the kill lands between two of them.
+        XFLOW_BRIDGE_BATCH_EVENTS="5",
     )
 
 

@@ -20,7 +20,6 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from django.db import connection
 from django.db.models import Count
 
 from apps.core import temporal
@@ -39,6 +38,7 @@ from .test_bridge_reliability import (
     WAITER,
     publish_shuffled,
     reconciler_pass,
+    spawn,
     spawn_bridge,
 )
 
@@ -132,23 +132,7 @@ def spawn_worker(log: Path) -> subprocess.Popen:
     """`manage.py run_worker` on the test database, the test's Temporal server and queues."""
     from django.conf import settings
 
-    db = connection.settings_dict
-    env = {
-        **os.environ,
-        "DATABASE_URL": f"postgresql://{db['USER']}@{db['HOST'] or '127.0.0.1'}:"
-        f"{db['PORT'] or 5432}/{db['NAME']}",
-        "TEMPORAL_ADDRESS": settings.TEMPORAL_ADDRESS,
-        "TEMPORAL_QUEUE_PREFIX": settings.TEMPORAL_QUEUE_PREFIX,
-        "HEARTBEAT_SECONDS": "1",
-    }
-    return subprocess.Popen(
-        [sys.executable, "manage.py", "run_worker"],
-        cwd=ROOT,
-        env=env,
-        start_new_session=True,
-        stdout=subprocess.DEVNULL,
-        stderr=log.open("ab"),
-    )
+    return spawn("run_worker", log, TEMPORAL_ADDRESS=settings.TEMPORAL_ADDRESS)
 
 
 def _stop(proc: subprocess.Popen) -> int | None:
