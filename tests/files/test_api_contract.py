@@ -15,7 +15,11 @@ from hypothesis import HealthCheck, settings
 from rest_framework.authtoken.models import Token
 
 from apps.files.services import do_upload_file
-from tests.core.test_api_contract import CHECKS, CONFIG, in_process_wsgi  # noqa: F401
+from tests.core.test_api_contract import (  # noqa: F401
+    CONFIG,
+    in_process_wsgi,
+    validate_as_each_caller,
+)
 from xflow_site.wsgi import application
 
 from .conftest import upload
@@ -40,18 +44,5 @@ def world(in_process_wsgi) -> dict:  # noqa: F811
 @files.parametrize()
 @settings(suppress_health_check=list(HealthCheck), deadline=None)
 def test_every_file_answer_matches_the_schema(case, world):
-    for token in world["tokens"]:  # the owner, a stranger, a superuser
-        cases = [case]
-        if case.path_parameters:  # once as generated, once on a fresh real file
-            real = {**case.path_parameters, "id": world["make"]()}
-            cases.append(
-                case.operation.Case(
-                    path_parameters=real,
-                    query=case.query,
-                    headers=case.headers,
-                    body=case.body,
-                    media_type=case.media_type,
-                )
-            )
-        for request in cases:
-            request.call_and_validate(headers={"Authorization": f"Token {token}"}, checks=CHECKS)
+    # As the owner, a stranger, a superuser.
+    validate_as_each_caller(case, world["tokens"], world["make"])

@@ -14,7 +14,11 @@ from django.contrib.auth.models import Group, User
 from hypothesis import HealthCheck, settings
 from rest_framework.authtoken.models import Token
 
-from tests.core.test_api_contract import CHECKS, CONFIG, in_process_wsgi  # noqa: F401
+from tests.core.test_api_contract import (  # noqa: F401
+    CONFIG,
+    in_process_wsgi,
+    validate_as_each_caller,
+)
 from xflow_site.wsgi import application
 
 from .conftest import task_request
@@ -42,18 +46,5 @@ def world(in_process_wsgi) -> dict:  # noqa: F811
 @tasks.parametrize()
 @settings(suppress_health_check=list(HealthCheck), deadline=None)
 def test_every_task_answer_matches_the_schema(case, world):
-    for token in world["tokens"]:  # the assignee, a candidate, a superuser
-        cases = [case]
-        if case.path_parameters:  # once as generated, once on a fresh real task
-            real = {**case.path_parameters, "id": world["make"]()}
-            cases.append(
-                case.operation.Case(
-                    path_parameters=real,
-                    query=case.query,
-                    headers=case.headers,
-                    body=case.body,
-                    media_type=case.media_type,
-                )
-            )
-        for request in cases:
-            request.call_and_validate(headers={"Authorization": f"Token {token}"}, checks=CHECKS)
+    # As the assignee, a candidate, a superuser.
+    validate_as_each_caller(case, world["tokens"], world["make"])

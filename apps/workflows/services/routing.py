@@ -377,7 +377,8 @@ def _route_new(todo, outcomes: list[Any], *, user) -> None:
             EventDelivery.objects.bulk_create(planned, ignore_conflicts=True)
             planned.clear()
 
-    extra_deliveries: list[int] = []  # written by triggers as they fire
+    # Triggers write their deliveries as they fire; the query below finds them with the rest.
+    trigger_deliveries: list[int] = []
     updates: list[InboundEvent] = []
     refused_rows: list[int] = []
     now = timezone.now()
@@ -398,7 +399,7 @@ def _route_new(todo, outcomes: list[Any], *, user) -> None:
             )
             row._state.adding = False
             fired = apply_triggers(
-                row, event, result, extra_deliveries, user=user, triggers=triggers
+                row, event, result, trigger_deliveries, user=user, triggers=triggers
             )
         # A trigger that refused (its condition failed, its target refused) took nothing.
         took = [outcome for outcome in fired if "refused" not in outcome]
@@ -435,7 +436,6 @@ def _route_new(todo, outcomes: list[Any], *, user) -> None:
             status=EventDelivery.Status.PENDING,
         ).values_list("pk", flat=True)
     )
-    deliveries += extra_deliveries
     params = starts.params
     if params or deliveries:
         after_commit(lambda: send_routed(params, deliveries))
@@ -449,4 +449,4 @@ def send_routed(params: dict[Any, InterpreterInput], deliveries: list[int]) -> N
     if params:
         dispatch_starts(params)
     if deliveries:
-        send_deliveries(sorted(set(deliveries)))
+        send_deliveries(deliveries)
